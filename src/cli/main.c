@@ -1,0 +1,86 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "ri-cli.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
+
+static void
+clear_options (RiCliOptions *options)
+{
+  g_free (options->config_path);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RiCliOptions, clear_options)
+
+static void
+set_up_logging (const RiCliOptions *options)
+{
+  /* -v shows the engine's progress lines, G_MESSAGES_DEBUG=all adds the
+   * requests themselves. */
+  if (options->verbose && g_getenv ("G_MESSAGES_DEBUG") == NULL)
+    g_setenv ("G_MESSAGES_DEBUG", "Indexer Index Icons Scan Config", TRUE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto(RiCliOptions) options = { 0 };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) args = NULL;
+  gboolean version = FALSE;
+  const char *command;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_path,
+      N_("Configuration file (default: " DEFAULT_CONFIG ")"), N_("FILE") },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose, N_("Show progress details"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &options.quiet, N_("Print only errors"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, N_("COMMAND [INDEX…]") },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, _("Write static JSON indexes of container registries."));
+  g_option_context_set_description (context,
+    _("Commands:\n"
+      "  index [INDEX…]   Scan the registries and write the indexes (all when none is named)\n"
+      "\n"
+      "Exit status: 0 on success, 1 when an index could not be written,\n"
+      "2 for a bad command line or configuration.\n"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("regindexer: %s\n", error->message);
+      return RI_EXIT_USAGE;
+    }
+  if (version)
+    {
+      g_print ("regindexer %s\n", PACKAGE_VERSION);
+      return RI_EXIT_OK;
+    }
+  if (options.config_path == NULL)
+    options.config_path = g_strdup (DEFAULT_CONFIG);
+  set_up_logging (&options);
+
+  command = args != NULL ? args[0] : NULL;
+  if (command == NULL)
+    {
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+      g_printerr ("%s", help);
+      return RI_EXIT_USAGE;
+    }
+  if (g_str_equal (command, "index"))
+    return ri_cli_index_local (&options, args + 1);
+
+  g_printerr (_("regindexer: unknown command '%s' (try --help)\n"), command);
+  return RI_EXIT_USAGE;
+}

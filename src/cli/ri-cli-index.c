@@ -1,0 +1,107 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "ri-cli.h"
+#include "ri-config.h"
+#include "ri-indexer.h"
+
+typedef struct {
+  GMainLoop *loop;
+  RiRunReport *report;
+  GError *error;
+} LocalRun;
+
+static void
+run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LocalRun *local = user_data;
+
+  local->report = ri_indexer_run_finish (RI_INDEXER (source), result, &local->error);
+  g_main_loop_quit (local->loop);
+}
+
+static void
+print_index_report (const RiIndexReport *index, gboolean quiet)
+{
+  if (!index->success)
+    g_printerr (_("%s: failed: %s\n"), index->name, index->error);
+  else if (!quiet)
+    g_print (_("%s: %u repositories, %u images → %s (%s)\n"), index->name,
+             index->counts.repositories, index->counts.images, index->output,
+             index->changed ? _("written") : _("unchanged"));
+}
+
+static void
+index_done_cb (RiIndexer *indexer, const RiIndexReport *index, gpointer user_data)
+{
+  RiCliOptions *options = user_data;
+
+  print_index_report (index, options->quiet);
+}
+
+RiConfig *ri_cli_load_config (RiCliOptions *options);
+
+RiConfig *
+ri_cli_load_config (RiCliOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = ri_config_load_file (options->config_path, &error);
+
+  if (config == NULL)
+    {
+      g_printerr ("regindexer: %s\n", error->message);
+      return NULL;
+    }
+  for (guint i = 0; config->warnings[i]; i++)
+    g_printerr (_("regindexer: warning: %s\n"), config->warnings[i]);
+  return g_steal_pointer (&config);
+}
+
+int
+ri_cli_index_local (RiCliOptions *options, char **names)
+{
+  g_autoptr(RiConfig) config = ri_cli_load_config (options);
+  g_autoptr(RiIndexer) indexer = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
+  LocalRun local = { 0 };
+  const RiRequestStats *stats;
+
+  if (config == NULL)
+    return RI_EXIT_USAGE;
+  if (!ri_indexer_check_names (config, (const char * const *) names, &error))
+    {
+      g_printerr ("regindexer: %s\n", error->message);
+      return RI_EXIT_USAGE;
+    }
+
+  indexer = ri_indexer_new ();
+  loop = g_main_loop_new (NULL, FALSE);
+  local.loop = loop;
+  g_signal_connect (indexer, "index-done", G_CALLBACK (index_done_cb), options);
+  ri_indexer_run_async (indexer, config, (const char * const *) names, NULL, run_cb, &local);
+  g_main_loop_run (loop);
+
+  if (local.report == NULL)
+    {
+      g_printerr ("regindexer: %s\n", local.error->message);
+      g_error_free (local.error);
+      return RI_EXIT_FAILED;
+    }
+
+  stats = &local.report->stats;
+  if (options->verbose)
+    g_printerr (_("Requests: %u catalog pages, %u tag pages, %u manifests, %u manifest HEADs, "
+                  "%u blobs, %u retries; %" G_GUINT64_FORMAT " bytes\n"),
+                stats->requests[RI_REQUEST_CATALOG], stats->requests[RI_REQUEST_TAGS],
+                stats->requests[RI_REQUEST_MANIFEST], stats->requests[RI_REQUEST_MANIFEST_HEAD],
+                stats->requests[RI_REQUEST_BLOB], stats->retries, stats->bytes);
+  if (!options->quiet || !local.report->success)
+    g_printerr ("%s\n", local.report->message);
+  {
+    gboolean success = local.report->success;
+    ri_run_report_unref (local.report);
+    return success ? RI_EXIT_OK : RI_EXIT_FAILED;
+  }
+}

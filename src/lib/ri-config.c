@@ -1,0 +1,596 @@
+#define G_LOG_DOMAIN "Config"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ri-config.h"
+#include "ri-error.h"
+#include "ri-yaml.h"
+
+G_DEFINE_BOXED_TYPE (RiConfig, ri_config, ri_config_ref, ri_config_unref)
+
+#define DEFAULT_GRACE_PERIOD_S (24 * 3600)
+
+typedef struct {
+  const char *origin;
+  const char *base_dir;
+  GPtrArray *warnings;
+} Loader;
+
+static const char *const top_keys[] = {
+  "icons_dir", "icons_uri", "icons_grace_period", "indexes", "daemon", NULL
+};
+static const char *const index_keys[] = {
+  "output", "registry", "registry_public", "tags", "required_annotations",
+  "required_labels", "architectures", "skip_flatpak_annotations",
+  "skip_flatpak_labels", "extract_icons", NULL
+};
+static const char *const daemon_keys[] = {
+  "topic_prefix", "environment", "endpoints", "topics",
+  "reconnect_interval", "max_message_size", NULL
+};
+
+static void
+index_config_free (RiIndexConfig *index)
+{
+  g_free (index->name);
+  g_free (index->output);
+  g_free (index->registry);
+  g_free (index->registry_public);
+  g_strfreev (index->tags);
+  g_strfreev (index->required_annotations);
+  g_strfreev (index->required_labels);
+  g_strfreev (index->architectures);
+  g_clear_pointer (&index->tag_patterns, g_ptr_array_unref);
+  g_free (index);
+}
+
+RiConfig *
+ri_config_ref (RiConfig *config)
+{
+  g_atomic_ref_count_inc (&config->ref_count);
+  return config;
+}
+
+void
+ri_config_unref (RiConfig *config)
+{
+  if (!g_atomic_ref_count_dec (&config->ref_count))
+    return;
+  g_free (config->path);
+  g_free (config->icons_dir);
+  g_free (config->icons_uri);
+  g_clear_pointer (&config->indexes, g_ptr_array_unref);
+  g_free (config->daemon.topic_prefix);
+  g_free (config->daemon.environment);
+  g_strfreev (config->daemon.endpoints);
+  g_strfreev (config->daemon.topics);
+  g_strfreev (config->warnings);
+  g_free (config);
+}
+
+static gboolean G_GNUC_PRINTF (4, 5)
+fail (Loader *loader, const RiYamlNode *node, GError **error, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, RI_ERROR, RI_ERROR_CONFIG, "%s:%u:%u: %s",
+               loader->origin, node->line, node->column, message);
+  return FALSE;
+}
+
+static guint
+edit_distance (const char *a, const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  g_autofree guint *row = g_new (guint, lb + 1);
+
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = j;
+  for (gsize i = 1; i <= la; i++)
+    {
+      guint diagonal = row[0];
+      row[0] = i;
+      for (gsize j = 1; j <= lb; j++)
+        {
+          guint above = row[j];
+          guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+          row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1), diagonal + cost);
+          diagonal = above;
+        }
+    }
+  return row[lb];
+}
+
+static void
+warn_unknown_key (Loader *loader, const RiYamlNode *key, const char *const *known, const char *where)
+{
+  const char *best = NULL;
+  guint best_distance = G_MAXUINT;
+
+  for (guint i = 0; known[i] != NULL; i++)
+    {
+      guint d = edit_distance (key->value, known[i]);
+      if (d < best_distance)
+        {
+          best_distance = d;
+          best = known[i];
+        }
+    }
+  if (best != NULL && best_distance <= MAX (2u, (guint) strlen (key->value) / 4))
+    g_ptr_array_add (loader->warnings,
+                     g_strdup_printf ("%s:%u:%u: unknown key '%s' in %s (did you mean '%s'?)",
+                                      loader->origin, key->line, key->column, key->value, where, best));
+  else
+    g_ptr_array_add (loader->warnings,
+                     g_strdup_printf ("%s:%u:%u: unknown key '%s' in %s, ignored",
+                                      loader->origin, key->line, key->column, key->value, where));
+}
+
+/* Returns the value for @name, warning about duplicates (the later one
+ * wins, as it did with the original tool's YAML loader). */
+static RiYamlNode *
+mapping_get (Loader *loader, const RiYamlNode *mapping, const char *name)
+{
+  RiYamlNode *found = NULL;
+
+  for (guint i = 0; i + 1 < mapping->items->len; i += 2)
+    {
+      RiYamlNode *key = g_ptr_array_index (mapping->items, i);
+      if (key->kind == RI_YAML_SCALAR && g_str_equal (key->value, name))
+        {
+          if (found != NULL)
+            g_ptr_array_add (loader->warnings,
+                             g_strdup_printf ("%s:%u:%u: duplicate key '%s'; this later value is used",
+                                              loader->origin, key->line, key->column, name));
+          found = g_ptr_array_index (mapping->items, i + 1);
+        }
+    }
+  return found;
+}
+
+static gboolean
+check_keys (Loader *loader, const RiYamlNode *mapping, const char *const *known, const char *where,
+            GError **error)
+{
+  for (guint i = 0; i + 1 < mapping->items->len; i += 2)
+    {
+      RiYamlNode *key = g_ptr_array_index (mapping->items, i);
+      if (key->kind != RI_YAML_SCALAR)
+        return fail (loader, key, error, "keys in %s must be strings", where);
+      if (!g_strv_contains (known, key->value))
+        warn_unknown_key (loader, key, known, where);
+    }
+  return TRUE;
+}
+
+static gboolean
+require_kind (Loader *loader, const RiYamlNode *node, RiYamlKind kind, const char *name, GError **error)
+{
+  static const char *const kinds[] = { "a string", "a list", "a mapping" };
+
+  if (node->kind == kind)
+    return TRUE;
+  return fail (loader, node, error, "'%s' must be %s", name, kinds[kind]);
+}
+
+static gboolean
+get_string (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
+{
+  if (!require_kind (loader, node, RI_YAML_SCALAR, name, error))
+    return FALSE;
+  if (ri_yaml_node_is_null (node))
+    return fail (loader, node, error, "'%s' must not be empty", name);
+  g_free (*out);
+  *out = g_strdup (node->value);
+  return TRUE;
+}
+
+static gboolean
+get_bool (Loader *loader, const RiYamlNode *node, const char *name, gboolean *out, GError **error)
+{
+  static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", NULL };
+  static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", NULL };
+
+  if (node->kind == RI_YAML_SCALAR && !node->quoted)
+    {
+      if (g_strv_contains (yes, node->value))
+        return (*out = TRUE);
+      if (g_strv_contains (no, node->value))
+        return !(*out = FALSE);
+    }
+  return fail (loader, node, error, "'%s' must be true or false", name);
+}
+
+static gboolean
+get_uint (Loader *loader, const RiYamlNode *node, const char *name, guint64 min, guint64 max,
+          guint64 *out, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (node->kind != RI_YAML_SCALAR ||
+      !g_ascii_string_to_unsigned (node->value, 10, min, max, out, &local_error))
+    return fail (loader, node, error, "'%s' must be a whole number from %" G_GUINT64_FORMAT
+                 " to %" G_GUINT64_FORMAT, name, min, max);
+  return TRUE;
+}
+
+static gboolean
+get_string_list (Loader *loader, const RiYamlNode *node, const char *name, GStrv *out, GError **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (!require_kind (loader, node, RI_YAML_SEQUENCE, name, error))
+    return FALSE;
+  for (guint i = 0; i < node->items->len; i++)
+    {
+      RiYamlNode *item = g_ptr_array_index (node->items, i);
+      if (item->kind != RI_YAML_SCALAR || ri_yaml_node_is_null (item))
+        return fail (loader, item, error, "items of '%s' must be non-empty strings", name);
+      g_strv_builder_add (builder, item->value);
+    }
+  g_strfreev (*out);
+  *out = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static char *
+resolve_path (Loader *loader, const char *path)
+{
+  if (g_path_is_absolute (path))
+    return g_canonicalize_filename (path, NULL);
+  return g_canonicalize_filename (path, loader->base_dir);
+}
+
+/* Accepts what the original accepted (a trailing '/', a path prefix) and
+ * normalises it, so that two spellings of a registry are scanned once. */
+static gboolean
+get_registry_url (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *path = NULL;
+  const char *scheme;
+
+  if (!require_kind (loader, node, RI_YAML_SCALAR, name, error))
+    return FALSE;
+  uri = g_uri_parse (node->value, G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE, &local_error);
+  if (uri == NULL)
+    return fail (loader, node, error, "'%s' is not a valid URL: %s", name, local_error->message);
+  scheme = g_uri_get_scheme (uri);
+  if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
+    return fail (loader, node, error, "'%s' must be an http:// or https:// URL, not '%s'", name, node->value);
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return fail (loader, node, error, "'%s' has no host: '%s'", name, node->value);
+  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL || g_uri_get_user (uri) != NULL)
+    return fail (loader, node, error, "'%s' must not contain a query, fragment or user: '%s'",
+                 name, node->value);
+
+  path = g_strdup (g_uri_get_path (uri));
+  while (g_str_has_suffix (path, "/"))
+    path[strlen (path) - 1] = '\0';
+  g_free (*out);
+  *out = g_uri_join (G_URI_FLAGS_ENCODED, scheme, NULL, g_uri_get_host (uri),
+                     g_uri_get_port (uri), path, NULL, NULL);
+  return TRUE;
+}
+
+/* Tags are [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; a pattern with other
+ * characters can never match, which is a mistake worth reporting. */
+static gboolean
+check_tag_pattern (Loader *loader, const RiYamlNode *node, GError **error)
+{
+  for (const char *p = node->value; *p; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("_.-*?", *p) == NULL)
+      return fail (loader, node, error,
+                   "tag pattern '%s' can never match: tags hold only letters, digits, '_', '.' and '-' "
+                   "(patterns add '*' and '?')", node->value);
+  return TRUE;
+}
+
+static RiIndexConfig *
+load_index (Loader *loader, const RiYamlNode *key, const RiYamlNode *node, GError **error)
+{
+  g_autoptr(GPtrArray) patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
+  RiIndexConfig *index = g_new0 (RiIndexConfig, 1);
+  g_autoptr(GPtrArray) guard = g_ptr_array_new_with_free_func ((GDestroyNotify) index_config_free);
+  RiYamlNode *value;
+  char *output = NULL;
+
+  g_ptr_array_add (guard, index);
+  index->name = g_strdup (key->value);
+  index->line = key->line;
+  index->column = key->column;
+
+  if (!require_kind (loader, node, RI_YAML_MAPPING, index->name, error) ||
+      !check_keys (loader, node, index_keys, "an index", error))
+    return NULL;
+
+  if ((value = mapping_get (loader, node, "output")) == NULL)
+    return fail (loader, key, error, "index '%s' has no 'output'", index->name), NULL;
+  if (!get_string (loader, value, "output", &output, error))
+    return NULL;
+  index->output = resolve_path (loader, output);
+  g_free (output);
+  if (g_str_has_suffix (value->value, "/"))
+    return fail (loader, value, error, "'output' must name a file, not a directory"), NULL;
+
+  if ((value = mapping_get (loader, node, "registry")) == NULL)
+    return fail (loader, key, error, "index '%s' has no 'registry'", index->name), NULL;
+  if (!get_registry_url (loader, value, "registry", &index->registry, error))
+    return NULL;
+
+  if ((value = mapping_get (loader, node, "registry_public")) != NULL)
+    {
+      if (!get_string (loader, value, "registry_public", &index->registry_public, error))
+        return NULL;
+    }
+  else
+    index->registry_public = g_strconcat (index->registry, "/", NULL);
+
+  if ((value = mapping_get (loader, node, "tags")) != NULL)
+    {
+      if (!get_string_list (loader, value, "tags", &index->tags, error))
+        return NULL;
+      if (index->tags[0] == NULL)
+        return fail (loader, value, error, "'tags' must not be empty: nothing would be indexed"), NULL;
+      for (guint i = 0; i < value->items->len; i++)
+        if (!check_tag_pattern (loader, g_ptr_array_index (value->items, i), error))
+          return NULL;
+    }
+  else
+    {
+      const char *const latest[] = { "latest", NULL };
+      index->tags = g_strdupv ((GStrv) latest);
+    }
+  for (guint i = 0; index->tags[i]; i++)
+    g_ptr_array_add (patterns, g_pattern_spec_new (index->tags[i]));
+  index->tag_patterns = g_steal_pointer (&patterns);
+
+  index->required_annotations = g_new0 (char *, 1);
+  index->required_labels = g_new0 (char *, 1);
+  if ((value = mapping_get (loader, node, "required_annotations")) != NULL &&
+      !get_string_list (loader, value, "required_annotations", &index->required_annotations, error))
+    return NULL;
+  if ((value = mapping_get (loader, node, "required_labels")) != NULL &&
+      !get_string_list (loader, value, "required_labels", &index->required_labels, error))
+    return NULL;
+  if ((value = mapping_get (loader, node, "architectures")) != NULL)
+    {
+      if (!get_string_list (loader, value, "architectures", &index->architectures, error))
+        return NULL;
+      if (index->architectures[0] == NULL)
+        return fail (loader, value, error, "'architectures' must not be empty; leave it out to index all"), NULL;
+    }
+  if ((value = mapping_get (loader, node, "skip_flatpak_annotations")) != NULL &&
+      !get_bool (loader, value, "skip_flatpak_annotations", &index->skip_flatpak_annotations, error))
+    return NULL;
+  if ((value = mapping_get (loader, node, "skip_flatpak_labels")) != NULL &&
+      !get_bool (loader, value, "skip_flatpak_labels", &index->skip_flatpak_labels, error))
+    return NULL;
+  if ((value = mapping_get (loader, node, "extract_icons")) != NULL &&
+      !get_bool (loader, value, "extract_icons", &index->extract_icons, error))
+    return NULL;
+
+  return g_ptr_array_steal_index (guard, 0);
+}
+
+static gboolean
+load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **error)
+{
+  RiDaemonConfig *daemon = &config->daemon;
+  RiYamlNode *value;
+  guint64 number;
+
+  if (node != NULL)
+    {
+      if (!require_kind (loader, node, RI_YAML_MAPPING, "daemon", error) ||
+          !check_keys (loader, node, daemon_keys, "daemon", error))
+        return FALSE;
+      if ((value = mapping_get (loader, node, "topic_prefix")) != NULL &&
+          !get_string (loader, value, "topic_prefix", &daemon->topic_prefix, error))
+        return FALSE;
+      if ((value = mapping_get (loader, node, "environment")) != NULL &&
+          !get_string (loader, value, "environment", &daemon->environment, error))
+        return FALSE;
+      if ((value = mapping_get (loader, node, "endpoints")) != NULL &&
+          !get_string_list (loader, value, "endpoints", &daemon->endpoints, error))
+        return FALSE;
+      if ((value = mapping_get (loader, node, "topics")) != NULL &&
+          !get_string_list (loader, value, "topics", &daemon->topics, error))
+        return FALSE;
+      if ((value = mapping_get (loader, node, "reconnect_interval")) != NULL)
+        {
+          if (!get_uint (loader, value, "reconnect_interval", 1, 3600000, &number, error))
+            return FALSE;
+          daemon->reconnect_interval_ms = number;
+        }
+      if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
+        {
+          if (!get_uint (loader, value, "max_message_size", 1024, 1 << 30, &number, error))
+            return FALSE;
+          daemon->max_message_size = number;
+        }
+    }
+
+  if (daemon->topic_prefix == NULL)
+    daemon->topic_prefix = g_strdup ("org.fedoraproject");
+  if (daemon->environment == NULL)
+    daemon->environment = g_strdup ("dev");
+  if (daemon->endpoints == NULL)
+    daemon->endpoints = g_new0 (char *, 1);
+  if (daemon->topics == NULL)
+    {
+      daemon->topics = g_new0 (char *, 3);
+      daemon->topics[0] = g_strdup_printf ("%s.%s.bodhi.compose.complete",
+                                           daemon->topic_prefix, daemon->environment);
+      daemon->topics[1] = g_strdup_printf ("%s.%s.bodhi.mashtask.complete",
+                                           daemon->topic_prefix, daemon->environment);
+    }
+  if (daemon->reconnect_interval_ms == 0)
+    daemon->reconnect_interval_ms = 1000;
+  if (daemon->max_message_size == 0)
+    daemon->max_message_size = 1024 * 1024;
+  return TRUE;
+}
+
+static RiConfig *
+load_root (Loader *loader, const RiYamlNode *root, GError **error)
+{
+  g_autoptr(RiConfig) config = g_new0 (RiConfig, 1);
+  RiYamlNode *value, *indexes;
+  gboolean any_icons = FALSE;
+  char *path = NULL;
+
+  g_atomic_ref_count_init (&config->ref_count);
+  config->path = g_strdup (loader->origin);
+  config->indexes = g_ptr_array_new_with_free_func ((GDestroyNotify) index_config_free);
+  config->icons_grace_period_s = DEFAULT_GRACE_PERIOD_S;
+
+  if (ri_yaml_node_is_null (root))
+    return fail (loader, root, error, "the file is empty: it needs at least 'indexes'"), NULL;
+  if (!require_kind (loader, root, RI_YAML_MAPPING, "the top level", error) ||
+      !check_keys (loader, root, top_keys, "the top level", error))
+    return NULL;
+
+  if ((value = mapping_get (loader, root, "icons_dir")) != NULL)
+    {
+      if (!get_string (loader, value, "icons_dir", &path, error))
+        return NULL;
+      config->icons_dir = resolve_path (loader, path);
+      g_free (path);
+    }
+  if ((value = mapping_get (loader, root, "icons_uri")) != NULL)
+    {
+      if (!get_string (loader, value, "icons_uri", &config->icons_uri, error))
+        return NULL;
+      if (!g_str_has_suffix (config->icons_uri, "/"))
+        {
+          char *with_slash = g_strconcat (config->icons_uri, "/", NULL);
+          g_free (config->icons_uri);
+          config->icons_uri = with_slash;
+        }
+    }
+  if ((value = mapping_get (loader, root, "icons_grace_period")) != NULL)
+    {
+      guint64 seconds;
+      if (!get_uint (loader, value, "icons_grace_period", 0, G_MAXUINT32, &seconds, error))
+        return NULL;
+      config->icons_grace_period_s = seconds;
+    }
+
+  indexes = mapping_get (loader, root, "indexes");
+  if (indexes == NULL)
+    return fail (loader, root, error, "there is no 'indexes' section: nothing to do"), NULL;
+  if (!require_kind (loader, indexes, RI_YAML_MAPPING, "indexes", error))
+    return NULL;
+  for (guint i = 0; i + 1 < indexes->items->len; i += 2)
+    {
+      RiYamlNode *key = g_ptr_array_index (indexes->items, i);
+      RiIndexConfig *index;
+
+      if (key->kind != RI_YAML_SCALAR || ri_yaml_node_is_null (key))
+        return fail (loader, key, error, "index names must be non-empty strings"), NULL;
+      if (ri_config_get_index (config, key->value) != NULL)
+        return fail (loader, key, error, "index '%s' is defined twice", key->value), NULL;
+      index = load_index (loader, key, g_ptr_array_index (indexes->items, i + 1), error);
+      if (index == NULL)
+        return NULL;
+      for (guint j = 0; j < config->indexes->len; j++)
+        {
+          RiIndexConfig *other = g_ptr_array_index (config->indexes, j);
+          if (g_str_equal (other->output, index->output))
+            {
+              fail (loader, key, error, "index '%s' writes to '%s', as index '%s' does",
+                    index->name, index->output, other->name);
+              index_config_free (index);
+              return NULL;
+            }
+        }
+      any_icons |= index->extract_icons;
+      g_ptr_array_add (config->indexes, index);
+    }
+  if (config->indexes->len == 0)
+    return fail (loader, indexes, error, "'indexes' is empty: nothing to do"), NULL;
+
+  if (any_icons && (config->icons_dir == NULL || config->icons_uri == NULL))
+    {
+      for (guint i = 0; i < config->indexes->len; i++)
+        {
+          RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+          if (index->extract_icons)
+            {
+              g_set_error (error, RI_ERROR, RI_ERROR_CONFIG,
+                           "%s:%u:%u: index '%s' has 'extract_icons' but the top level lacks '%s'",
+                           loader->origin, index->line, index->column, index->name,
+                           config->icons_dir == NULL ? "icons_dir" : "icons_uri");
+              return NULL;
+            }
+        }
+    }
+
+  if (!load_daemon (loader, config, mapping_get (loader, root, "daemon"), error))
+    return NULL;
+
+  return g_steal_pointer (&config);
+}
+
+RiConfig *
+ri_config_load_data (const char *data, gsize length, const char *origin, const char *base_dir, GError **error)
+{
+  g_autoptr(RiYamlNode) root = NULL;
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *cwd = g_get_current_dir ();
+  Loader loader = { origin, base_dir ? base_dir : cwd, warnings };
+
+  RiConfig *config;
+
+  root = ri_yaml_parse_data (data, length, origin, error);
+  if (root == NULL)
+    return NULL;
+  config = load_root (&loader, root, error);
+  if (config == NULL)
+    return NULL;
+  g_ptr_array_add (warnings, NULL);
+  config->warnings = (GStrv) g_ptr_array_free (g_steal_pointer (&warnings), FALSE);
+  return config;
+}
+
+RiConfig *
+ri_config_load_file (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *base_dir = g_path_get_dirname (absolute);
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
+  return ri_config_load_data (contents, length, path, base_dir, error);
+}
+
+RiIndexConfig *
+ri_config_get_index (RiConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      if (g_str_equal (index->name, name))
+        return index;
+    }
+  return NULL;
+}
+
+gboolean
+ri_index_config_matches_tag (const RiIndexConfig *index, const char *tag)
+{
+  for (guint i = 0; i < index->tag_patterns->len; i++)
+    if (g_pattern_spec_match_string (g_ptr_array_index (index->tag_patterns, i), tag))
+      return TRUE;
+  return FALSE;
+}

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *name;                     /* (owned) the key under indexes: */
+  char *output;                   /* (owned) absolute path of the JSON file */
+  char *registry;                 /* (owned) base URL, no trailing '/' */
+  char *registry_public;          /* (owned) what goes into "Registry" */
+  GStrv tags;                     /* (owned) glob patterns, never empty */
+  GStrv required_annotations;     /* (owned) possibly empty */
+  GStrv required_labels;          /* (owned) possibly empty */
+  GStrv architectures;            /* (owned) (nullable): NULL means all */
+  gboolean skip_flatpak_annotations;
+  gboolean skip_flatpak_labels;
+  gboolean extract_icons;
+  GPtrArray *tag_patterns;        /* (owned) (element-type GPatternSpec) */
+  guint line;                     /* where the index was defined */
+  guint column;
+} RiIndexConfig;
+
+typedef struct {
+  char *topic_prefix;             /* (owned) */
+  char *environment;              /* (owned) */
+  GStrv endpoints;                /* (owned) ZeroMQ endpoints, possibly empty */
+  GStrv topics;                   /* (owned) topics subscribed to */
+  guint reconnect_interval_ms;
+  gsize max_message_size;
+} RiDaemonConfig;
+
+typedef struct {
+  char *path;                     /* (owned) the file it was read from */
+  char *icons_dir;                /* (owned) (nullable) absolute */
+  char *icons_uri;                /* (owned) (nullable) always ends in '/' */
+  guint icons_grace_period_s;     /* how long unreferenced icons are kept */
+  GPtrArray *indexes;             /* (owned) (element-type RiIndexConfig) in file order */
+  RiDaemonConfig daemon;
+  GStrv warnings;                 /* (owned) things worth telling the user */
+  gatomicrefcount ref_count;
+} RiConfig;
+
+#define RI_TYPE_CONFIG (ri_config_get_type ())
+GType ri_config_get_type (void) G_GNUC_CONST;
+
+RiConfig      *ri_config_load_file  (const char *path,
+                                     GError    **error);
+RiConfig      *ri_config_load_data  (const char *data,
+                                     gsize       length,
+                                     const char *origin,
+                                     const char *base_dir,
+                                     GError    **error);
+RiConfig      *ri_config_ref        (RiConfig   *config);
+void           ri_config_unref      (RiConfig   *config);
+RiIndexConfig *ri_config_get_index  (RiConfig   *config,
+                                     const char *name);
+gboolean       ri_index_config_matches_tag (const RiIndexConfig *index,
+                                            const char          *tag);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiConfig, ri_config_unref)
+
+G_END_DECLS

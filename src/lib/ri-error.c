@@ -1,0 +1,5 @@
+#include "config.h"
+
+#include "ri-error.h"
+
+G_DEFINE_QUARK (ri-error-quark, ri_error)

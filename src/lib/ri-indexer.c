@@ -1,0 +1,303 @@
+#define G_LOG_DOMAIN "Indexer"
+
+#include "config.h"
+
+#include "ri-error.h"
+#include "ri-icon-store.h"
+#include "ri-index-writer.h"
+#include "ri-indexer.h"
+#include "ri-json-printer.h"
+#include "ri-registry-scan.h"
+
+/**
+ * RiIndexer:
+ *
+ * Runs one reindex: groups the requested indexes by registry so that each
+ * registry is scanned once, writes every index of a registry from that one
+ * scan, and reports. The daemon and the in-process CLI both run this.
+ *
+ * Signals: `index-done` (RiIndexReport *) after each index was written or
+ * failed, `registry-started` (const char *registry, guint n_indexes).
+ */
+struct _RiIndexer {
+  GObject parent_instance;
+};
+
+G_DEFINE_TYPE (RiIndexer, ri_indexer, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_INDEX_DONE,
+  SIGNAL_REGISTRY_STARTED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+typedef struct {
+  RiIndexer *self;            /* (unowned) the task's source object */
+  RiConfig *config;           /* (owned) */
+  RiRunReport *report;        /* (owned) */
+  RiIconStore *icons;         /* (owned) (nullable) */
+  gboolean all_indexes;
+  guint pending;
+} Run;
+
+typedef struct {
+  GTask *task;                /* (owned) */
+  RiRegistryClient *client;   /* (owned) */
+  GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) borrowed from the config */
+} RegistryRun;
+
+static void
+run_free (Run *run)
+{
+  ri_config_unref (run->config);
+  ri_run_report_unref (run->report);
+  g_clear_object (&run->icons);
+  g_free (run);
+}
+
+static void
+registry_run_free (RegistryRun *registry_run)
+{
+  g_clear_object (&registry_run->task);
+  g_clear_object (&registry_run->client);
+  g_ptr_array_unref (registry_run->indexes);
+  g_free (registry_run);
+}
+
+static void
+ri_indexer_class_init (RiIndexerClass *klass)
+{
+  signals[SIGNAL_INDEX_DONE] =
+    g_signal_new ("index-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_REGISTRY_STARTED] =
+    g_signal_new ("registry-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+}
+
+static void
+ri_indexer_init (RiIndexer *self)
+{
+}
+
+RiIndexer *
+ri_indexer_new (void)
+{
+  return g_object_new (RI_TYPE_INDEXER, NULL);
+}
+
+gboolean
+ri_indexer_check_names (RiConfig *config, const char * const *names, GError **error)
+{
+  for (guint i = 0; names != NULL && names[i]; i++)
+    if (ri_config_get_index (config, names[i]) == NULL)
+      {
+        g_autoptr(GString) known = g_string_new (NULL);
+        for (guint j = 0; j < config->indexes->len; j++)
+          {
+            RiIndexConfig *index = g_ptr_array_index (config->indexes, j);
+            g_string_append_printf (known, "%s'%s'", j ? ", " : "", index->name);
+          }
+        g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
+                     "There is no index '%s' in %s; the configured indexes are %s",
+                     names[i], config->path, known->str);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static void
+finish_run (GTask *task)
+{
+  Run *run = g_task_get_task_data (task);
+  RiRunReport *report = run->report;
+  guint failed = 0, changed = 0;
+
+  for (guint i = 0; i < report->indexes->len; i++)
+    {
+      RiIndexReport *index = g_ptr_array_index (report->indexes, i);
+      failed += !index->success;
+      changed += index->changed;
+    }
+  report->success = failed == 0;
+
+  /* Only a complete, successful run knows every icon still in use. */
+  if (report->success && run->all_indexes && run->icons != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      guint removed = 0;
+
+      if (!ri_icon_store_collect_garbage (run->icons, run->config->icons_grace_period_s, &removed, &error))
+        g_warning ("%s", error->message);
+      else if (removed > 0)
+        g_info ("Removed %u unreferenced icons", removed);
+    }
+
+  report->finished_us = g_get_real_time ();
+  if (report->success)
+    report->message = g_strdup_printf ("%u indexes written (%u changed) in %.1f s",
+                                       report->indexes->len, changed,
+                                       (report->finished_us - report->started_us) / 1e6);
+  else
+    report->message = g_strdup_printf ("%u of %u indexes failed", failed, report->indexes->len);
+  g_task_return_pointer (task, ri_run_report_ref (report), (GDestroyNotify) ri_run_report_unref);
+}
+
+static void
+add_stats (RiRequestStats *sum, const RiRequestStats *stats)
+{
+  for (guint i = 0; i < RI_REQUEST_N_KINDS; i++)
+    sum->requests[i] += stats->requests[i];
+  sum->retries += stats->retries;
+  sum->bytes += stats->bytes;
+}
+
+static RiIndexReport *
+index_report_new (const RiIndexConfig *index)
+{
+  RiIndexReport *report = g_new0 (RiIndexReport, 1);
+
+  report->name = g_strdup (index->name);
+  report->output = g_strdup (index->output);
+  report->registry = g_strdup (index->registry);
+  return report;
+}
+
+static void
+write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiIndexReport *report)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *contents = NULL;
+
+  root = ri_index_build (index, model, run->icons, &report->counts, &error);
+  if (root != NULL)
+    {
+      contents = ri_json_to_string (root);
+      if (ri_index_write_file (index->output, contents, &report->changed, &error))
+        {
+          report->success = TRUE;
+          g_info ("Index '%s': %u repositories, %u images, %s '%s'", index->name,
+                  report->counts.repositories, report->counts.images,
+                  report->changed ? "wrote" : "unchanged", index->output);
+          return;
+        }
+    }
+  g_prefix_error (&error, "Index '%s': ", index->name);
+  report->error = g_strdup (error->message);
+}
+
+static void
+scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RegistryRun *registry_run = user_data;
+  GTask *task = registry_run->task;
+  Run *run = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiRegistryModel) model = ri_registry_scan_finish (result, &error);
+
+  add_stats (&run->report->stats, ri_registry_client_get_stats (registry_run->client));
+
+  for (guint i = 0; i < registry_run->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (registry_run->indexes, i);
+      RiIndexReport *report = index_report_new (index);
+
+      if (model != NULL)
+        write_index (run, index, model, report);
+      else
+        report->error = g_strdup_printf ("Index '%s' not written (the previous file is kept): %s",
+                                         index->name, error->message);
+      if (!report->success)
+        g_warning ("%s", report->error);
+      g_ptr_array_add (run->report->indexes, report);
+      g_signal_emit (run->self, signals[SIGNAL_INDEX_DONE], 0, report);
+    }
+
+  if (--run->pending == 0)
+    finish_run (task);
+  registry_run_free (registry_run);
+}
+
+void
+ri_indexer_run_async (RiIndexer          *self,
+                      RiConfig           *config,
+                      const char * const *names,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GHashTable) groups = NULL;
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  Run *run;
+
+  g_return_if_fail (RI_IS_INDEXER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ri_indexer_run_async);
+
+  if (!ri_indexer_check_names (config, names, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  run = g_new0 (Run, 1);
+  run->self = self;
+  run->config = ri_config_ref (config);
+  run->report = ri_run_report_new ();
+  run->report->started_us = g_get_real_time ();
+  run->all_indexes = names == NULL || names[0] == NULL;
+  if (config->icons_dir != NULL && config->icons_uri != NULL)
+    run->icons = ri_icon_store_new (config->icons_dir, config->icons_uri);
+  g_task_set_task_data (task, run, (GDestroyNotify) run_free);
+
+  /* One scan per registry, whatever the number of indexes on it. */
+  groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      GPtrArray *group;
+
+      if (!run->all_indexes && !g_strv_contains (names, index->name))
+        continue;
+      group = g_hash_table_lookup (groups, index->registry);
+      if (group == NULL)
+        {
+          group = g_ptr_array_new ();
+          g_hash_table_insert (groups, index->registry, group);
+          g_ptr_array_add (order, index->registry);
+        }
+      g_ptr_array_add (group, index);
+    }
+
+  run->pending = order->len;
+  if (run->pending == 0)
+    {
+      finish_run (task);
+      return;
+    }
+  for (guint i = 0; i < order->len; i++)
+    {
+      const char *registry = g_ptr_array_index (order, i);
+      RegistryRun *registry_run = g_new0 (RegistryRun, 1);
+
+      registry_run->task = g_object_ref (task);
+      registry_run->client = ri_registry_client_new (registry, RI_DEFAULT_MAX_CONNECTIONS);
+      registry_run->indexes = g_ptr_array_ref (g_hash_table_lookup (groups, registry));
+      g_signal_emit (self, signals[SIGNAL_REGISTRY_STARTED], 0, registry, registry_run->indexes->len);
+      ri_registry_scan_async (registry_run->client, registry_run->indexes, cancellable, scan_cb, registry_run);
+    }
+}
+
+RiRunReport *
+ri_indexer_run_finish (RiIndexer *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, ri_indexer_run_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ri-config.h"
+#include "ri-run-report.h"
+
+G_BEGIN_DECLS
+
+#define RI_TYPE_INDEXER (ri_indexer_get_type ())
+G_DECLARE_FINAL_TYPE (RiIndexer, ri_indexer, RI, INDEXER, GObject)
+
+#define RI_DEFAULT_MAX_CONNECTIONS 8
+
+RiIndexer   *ri_indexer_new        (void);
+void         ri_indexer_run_async  (RiIndexer           *self,
+                                    RiConfig            *config,
+                                    const char * const  *names,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data);
+RiRunReport *ri_indexer_run_finish (RiIndexer           *self,
+                                    GAsyncResult        *result,
+                                    GError             **error);
+gboolean     ri_indexer_check_names (RiConfig           *config,
+                                     const char * const *names,
+                                     GError            **error);
+
+G_END_DECLS

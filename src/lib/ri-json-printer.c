@@ -1,0 +1,141 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "ri-json-printer.h"
+
+/* The index layout is the one the original tool wrote with Python's
+ * json.dump (indent=4, sort_keys=True, ensure_ascii=False) and that
+ * deployments diff and cache; json-glib's pretty printer spells it
+ * differently ("key" : value, "{    }"), so the bytes are produced here. */
+
+static void
+print_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+    {
+      switch (*p)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        case '\b': g_string_append (out, "\\b"); break;
+        case '\f': g_string_append (out, "\\f"); break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, *p);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+indent (GString *out, guint level)
+{
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < level; i++)
+    g_string_append (out, "    ");
+}
+
+static void print_node (GString *out, JsonNode *node, guint level);
+
+static void
+print_object (GString *out, JsonObject *object, guint level)
+{
+  g_autoptr(GList) members = json_object_get_members (object);
+
+  if (members == NULL)
+    {
+      g_string_append (out, "{}");
+      return;
+    }
+  members = g_list_sort (members, (GCompareFunc) strcmp);
+  g_string_append_c (out, '{');
+  for (GList *l = members; l; l = l->next)
+    {
+      indent (out, level + 1);
+      print_string (out, l->data);
+      g_string_append (out, ": ");
+      print_node (out, json_object_get_member (object, l->data), level + 1);
+      if (l->next)
+        g_string_append_c (out, ',');
+    }
+  indent (out, level);
+  g_string_append_c (out, '}');
+}
+
+static void
+print_array (GString *out, JsonArray *array, guint level)
+{
+  guint n = json_array_get_length (array);
+
+  if (n == 0)
+    {
+      g_string_append (out, "[]");
+      return;
+    }
+  g_string_append_c (out, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      indent (out, level + 1);
+      print_node (out, json_array_get_element (array, i), level + 1);
+      if (i + 1 < n)
+        g_string_append_c (out, ',');
+    }
+  indent (out, level);
+  g_string_append_c (out, ']');
+}
+
+static void
+print_node (GString *out, JsonNode *node, guint level)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      print_object (out, json_node_get_object (node), level);
+      break;
+    case JSON_NODE_ARRAY:
+      print_array (out, json_node_get_array (node), level);
+      break;
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_STRING:
+          print_string (out, json_node_get_string (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          {
+            char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+            g_string_append (out, g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (node)));
+          }
+          break;
+        default:
+          g_string_append (out, "null");
+        }
+      break;
+    }
+}
+
+char *
+ri_json_to_string (JsonNode *root)
+{
+  GString *out = g_string_new (NULL);
+
+  print_node (out, root, 0);
+  g_string_append_c (out, '\n');
+  return g_string_free (out, FALSE);
+}

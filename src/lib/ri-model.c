@@ -1,0 +1,178 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "ri-model.h"
+
+RiImage *
+ri_image_new (void)
+{
+  RiImage *image = g_new0 (RiImage, 1);
+
+  g_atomic_ref_count_init (&image->ref_count);
+  image->annotations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  image->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return image;
+}
+
+RiImage *
+ri_image_ref (RiImage *image)
+{
+  g_atomic_ref_count_inc (&image->ref_count);
+  return image;
+}
+
+void
+ri_image_unref (RiImage *image)
+{
+  if (!g_atomic_ref_count_dec (&image->ref_count))
+    return;
+  g_free (image->digest);
+  g_free (image->media_type);
+  g_free (image->os);
+  g_free (image->architecture);
+  g_hash_table_unref (image->annotations);
+  g_hash_table_unref (image->labels);
+  g_free (image);
+}
+
+RiImageList *
+ri_image_list_new (void)
+{
+  RiImageList *list = g_new0 (RiImageList, 1);
+
+  g_atomic_ref_count_init (&list->ref_count);
+  list->images = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_image_unref);
+  return list;
+}
+
+RiImageList *
+ri_image_list_ref (RiImageList *list)
+{
+  g_atomic_ref_count_inc (&list->ref_count);
+  return list;
+}
+
+void
+ri_image_list_unref (RiImageList *list)
+{
+  if (!g_atomic_ref_count_dec (&list->ref_count))
+    return;
+  g_free (list->digest);
+  g_free (list->media_type);
+  g_ptr_array_unref (list->images);
+  g_free (list);
+}
+
+RiTagged *
+ri_tagged_new (GStrv tags, RiImage *image, RiImageList *list)
+{
+  RiTagged *tagged = g_new0 (RiTagged, 1);
+
+  g_return_val_if_fail ((image == NULL) != (list == NULL), NULL);
+  tagged->tags = tags;
+  tagged->image = image ? ri_image_ref (image) : NULL;
+  tagged->list = list ? ri_image_list_ref (list) : NULL;
+  return tagged;
+}
+
+void
+ri_tagged_free (RiTagged *tagged)
+{
+  g_strfreev (tagged->tags);
+  g_clear_pointer (&tagged->image, ri_image_unref);
+  g_clear_pointer (&tagged->list, ri_image_list_unref);
+  g_free (tagged);
+}
+
+const char *
+ri_tagged_get_digest (const RiTagged *tagged)
+{
+  return tagged->image ? tagged->image->digest : tagged->list->digest;
+}
+
+RiRepository *
+ri_repository_new (const char *name)
+{
+  RiRepository *repository = g_new0 (RiRepository, 1);
+
+  repository->name = g_strdup (name);
+  repository->tagged = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_tagged_free);
+  return repository;
+}
+
+void
+ri_repository_free (RiRepository *repository)
+{
+  g_free (repository->name);
+  g_ptr_array_unref (repository->tagged);
+  g_free (repository);
+}
+
+/* Python compares lists of tags element by element, then by length; the
+ * original tool sorted that way, and so does the format. */
+static int
+compare_tagged (gconstpointer a, gconstpointer b)
+{
+  const RiTagged *ta = *(RiTagged * const *) a;
+  const RiTagged *tb = *(RiTagged * const *) b;
+  guint i;
+
+  for (i = 0; ta->tags[i] && tb->tags[i]; i++)
+    {
+      int c = strcmp (ta->tags[i], tb->tags[i]);
+      if (c != 0)
+        return c;
+    }
+  if (ta->tags[i] || tb->tags[i])
+    return ta->tags[i] ? 1 : -1;
+  return strcmp (ri_tagged_get_digest (ta), ri_tagged_get_digest (tb));
+}
+
+void
+ri_repository_sort (RiRepository *repository)
+{
+  g_ptr_array_sort (repository->tagged, compare_tagged);
+}
+
+RiRegistryModel *
+ri_registry_model_new (const char *registry)
+{
+  RiRegistryModel *model = g_new0 (RiRegistryModel, 1);
+
+  g_atomic_ref_count_init (&model->ref_count);
+  model->registry = g_strdup (registry);
+  model->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_repository_free);
+  return model;
+}
+
+RiRegistryModel *
+ri_registry_model_ref (RiRegistryModel *model)
+{
+  g_atomic_ref_count_inc (&model->ref_count);
+  return model;
+}
+
+void
+ri_registry_model_unref (RiRegistryModel *model)
+{
+  if (!g_atomic_ref_count_dec (&model->ref_count))
+    return;
+  g_free (model->registry);
+  g_ptr_array_unref (model->repositories);
+  g_free (model);
+}
+
+static int
+compare_repositories (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(RiRepository * const *) a)->name, (*(RiRepository * const *) b)->name);
+}
+
+void
+ri_registry_model_sort (RiRegistryModel *model)
+{
+  g_ptr_array_sort (model->repositories, compare_repositories);
+  for (guint i = 0; i < model->repositories->len; i++)
+    ri_repository_sort (g_ptr_array_index (model->repositories, i));
+}

@@ -1,0 +1,111 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "ri-names.h"
+
+/* The grammars of the Distribution specification. Names from the network
+ * end up in URLs and log lines, so anything else is refused up front. */
+
+static gboolean
+is_lower_alnum (char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* path-component := [a-z0-9]+ (separator [a-z0-9]+)*
+ * separator := [_.] | __ | [-]+ */
+static gboolean
+component_is_valid (const char *start, const char *end)
+{
+  const char *p = start;
+
+  if (p == end || !is_lower_alnum (*p))
+    return FALSE;
+  while (p < end)
+    {
+      if (is_lower_alnum (*p))
+        {
+          p++;
+          continue;
+        }
+      if (*p == '.' || (*p == '_' && !(p + 1 < end && p[1] == '_')))
+        p++;
+      else if (*p == '_')
+        p += 2;
+      else if (*p == '-')
+        while (p < end && *p == '-')
+          p++;
+      else
+        return FALSE;
+      if (p == end || !is_lower_alnum (*p))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ri_repository_name_is_valid (const char *name)
+{
+  gsize length = strlen (name);
+  const char *start = name;
+
+  if (length == 0 || length > 255)
+    return FALSE;
+  for (;;)
+    {
+      const char *slash = strchr (start, '/');
+      const char *end = slash ? slash : name + length;
+      if (!component_is_valid (start, end))
+        return FALSE;
+      if (slash == NULL)
+        return TRUE;
+      start = slash + 1;
+    }
+}
+
+gboolean
+ri_tag_is_valid (const char *tag)
+{
+  gsize length = strlen (tag);
+
+  if (length == 0 || length > 128 || !(g_ascii_isalnum (tag[0]) || tag[0] == '_'))
+    return FALSE;
+  for (gsize i = 1; i < length; i++)
+    if (!g_ascii_isalnum (tag[i]) && tag[i] != '_' && tag[i] != '.' && tag[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+ri_digest_is_valid (const char *digest)
+{
+  if (!g_str_has_prefix (digest, "sha256:") || strlen (digest) != 7 + 64)
+    return FALSE;
+  for (const char *p = digest + 7; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+ri_digest_compute (GBytes *bytes)
+{
+  g_autofree char *hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+
+  return g_strconcat ("sha256:", hex, NULL);
+}
+
+gboolean
+ri_media_type_is_image (const char *media_type)
+{
+  return g_strcmp0 (media_type, RI_MEDIA_TYPE_OCI_MANIFEST) == 0 ||
+         g_strcmp0 (media_type, RI_MEDIA_TYPE_DOCKER_MANIFEST) == 0;
+}
+
+gboolean
+ri_media_type_is_list (const char *media_type)
+{
+  return g_strcmp0 (media_type, RI_MEDIA_TYPE_OCI_INDEX) == 0 ||
+         g_strcmp0 (media_type, RI_MEDIA_TYPE_DOCKER_LIST) == 0;
+}

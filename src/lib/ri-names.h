@@ -1,0 +1,19 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define RI_MEDIA_TYPE_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define RI_MEDIA_TYPE_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define RI_MEDIA_TYPE_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define RI_MEDIA_TYPE_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+
+gboolean  ri_repository_name_is_valid (const char *name);
+gboolean  ri_tag_is_valid             (const char *tag);
+gboolean  ri_digest_is_valid          (const char *digest);
+char     *ri_digest_compute           (GBytes     *bytes);
+gboolean  ri_media_type_is_image      (const char *media_type);
+gboolean  ri_media_type_is_list       (const char *media_type);
+
+G_END_DECLS

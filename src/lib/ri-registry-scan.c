@@ -1,0 +1,650 @@
+#define G_LOG_DOMAIN "Scan"
+
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "ri-config.h"
+#include "ri-error.h"
+#include "ri-manifest.h"
+#include "ri-names.h"
+#include "ri-registry-scan.h"
+
+#define MAX_LIST_PAGE_SIZE (8 * 1024 * 1024)
+#define MAX_MANIFEST_SIZE (4 * 1024 * 1024)
+#define MAX_CONFIG_SIZE (16 * 1024 * 1024)
+#define CATALOG_PAGE_SIZE 1000
+
+#define MANIFEST_ACCEPT \
+  RI_MEDIA_TYPE_OCI_MANIFEST ", " RI_MEDIA_TYPE_OCI_INDEX ", " \
+  RI_MEDIA_TYPE_DOCKER_MANIFEST ", " RI_MEDIA_TYPE_DOCKER_LIST
+
+typedef struct {
+  char *name;                 /* (owned) */
+  GHashTable *tag_digests;    /* (owned) tag → digest (nullable until known) */
+  GHashTable *fetched;        /* (owned) (element-type utf8) digests fetched by a selected tag */
+} ScanRepository;
+
+typedef struct {
+  RiRegistryClient *client;   /* (owned) */
+  GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) borrowed entries */
+  GCancellable *cancellable;  /* (owned) cancelled on the first error */
+  gulong cancelled_id;
+  GCancellable *parent;       /* (owned) (nullable) the caller's */
+  guint pending;
+  GError *error;              /* (owned) (nullable) the first failure */
+  GHashTable *repository_names; /* (owned) set of names seen in the catalog */
+  GPtrArray *repositories;    /* (owned) (element-type ScanRepository) */
+  GHashTable *manifests;      /* (owned) digest → RiManifest */
+  GHashTable *configs;        /* (owned) digest → RiImageConfig */
+  GHashTable *requested;      /* (owned) digests asked for by digest */
+} Scan;
+
+typedef struct {
+  GTask *task;                /* (owned) */
+  RiRequestKind kind;
+  ScanRepository *repository; /* (nullable) */
+  char *tag;                  /* (owned) (nullable) */
+  char *digest;               /* (owned) (nullable) what a by-digest request expects */
+} Request;
+
+static void
+scan_repository_free (ScanRepository *repository)
+{
+  g_free (repository->name);
+  g_hash_table_unref (repository->tag_digests);
+  g_hash_table_unref (repository->fetched);
+  g_free (repository);
+}
+
+static void
+scan_free (Scan *scan)
+{
+  if (scan->parent != NULL)
+    g_cancellable_disconnect (scan->parent, scan->cancelled_id);
+  g_clear_object (&scan->parent);
+  g_clear_object (&scan->client);
+  g_clear_pointer (&scan->indexes, g_ptr_array_unref);
+  g_clear_object (&scan->cancellable);
+  g_clear_error (&scan->error);
+  g_hash_table_unref (scan->repository_names);
+  g_ptr_array_unref (scan->repositories);
+  g_hash_table_unref (scan->manifests);
+  g_hash_table_unref (scan->configs);
+  g_hash_table_unref (scan->requested);
+  g_free (scan);
+}
+
+static void
+request_free (Request *request)
+{
+  g_clear_object (&request->task);
+  g_free (request->tag);
+  g_free (request->digest);
+  g_free (request);
+}
+
+static RiRegistryModel *assemble (Scan *scan);
+
+static void
+operation_done (GTask *task)
+{
+  Scan *scan = g_task_get_task_data (task);
+
+  g_assert (scan->pending > 0);
+  if (--scan->pending > 0)
+    return;
+  if (scan->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&scan->error));
+  else if (g_task_return_error_if_cancelled (task))
+    ;
+  else
+    g_task_return_pointer (task, assemble (scan), (GDestroyNotify) ri_registry_model_unref);
+}
+
+static void
+scan_fail (Scan *scan, GError *error)
+{
+  if (scan->error == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      scan->error = error;
+      g_cancellable_cancel (scan->cancellable);
+    }
+  else
+    g_error_free (error);
+}
+
+static void response_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+request (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repository,
+         const char *tag, const char *digest)
+{
+  Scan *scan = g_task_get_task_data (task);
+  Request *r = g_new0 (Request, 1);
+  gsize max_size;
+
+  switch (kind)
+    {
+    case RI_REQUEST_CATALOG:
+    case RI_REQUEST_TAGS:
+      max_size = MAX_LIST_PAGE_SIZE;
+      break;
+    case RI_REQUEST_BLOB:
+      max_size = MAX_CONFIG_SIZE;
+      break;
+    default:
+      max_size = MAX_MANIFEST_SIZE;
+    }
+  r->task = g_object_ref (task);
+  r->kind = kind;
+  r->repository = repository;
+  r->tag = g_strdup (tag);
+  r->digest = g_strdup (digest);
+  scan->pending++;
+  ri_registry_client_request_async (scan->client, kind, url,
+                                    kind == RI_REQUEST_MANIFEST || kind == RI_REQUEST_MANIFEST_HEAD
+                                      ? MANIFEST_ACCEPT : "application/json",
+                                    max_size, scan->cancellable, response_cb, r);
+}
+
+/* Prefixes what a response failed on with the URL that gave it. */
+static GError *
+response_error (const RiResponse *response, GError *error)
+{
+  g_prefix_error (&error, "%s: ", response->url);
+  return error;
+}
+
+static JsonObject *
+parse_page (const RiResponse *response, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  gsize size = 0;
+  const char *data = response->body ? g_bytes_get_data (response->body, &size) : "";
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, data, size, error))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the response is not a JSON object");
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* Returns the strings of member @name, which may be null (the registry
+ * answers "tags": null for a repository whose manifests were deleted). */
+static gboolean
+get_name_list (JsonObject *object, const char *name, GPtrArray *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  JsonArray *array;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' is not an array", name);
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      if (json_node_get_value_type (element) != G_TYPE_STRING)
+        {
+          g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "an element of '%s' is not a string", name);
+          return FALSE;
+        }
+      g_ptr_array_add (out, (gpointer) json_node_get_string (element));
+    }
+  return TRUE;
+}
+
+static gboolean
+tag_is_selected (Scan *scan, const char *tag)
+{
+  for (guint i = 0; i < scan->indexes->len; i++)
+    if (ri_index_config_matches_tag (g_ptr_array_index (scan->indexes, i), tag))
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+manifest_url (Scan *scan, const char *repository, const char *reference)
+{
+  g_autofree char *path = g_strdup_printf ("/v2/%s/manifests/%s", repository, reference);
+  return ri_registry_client_build_url (scan->client, path);
+}
+
+static void
+handle_catalog (GTask *task, RiResponse *response)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) page = parse_page (response, &error);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  if (page == NULL || !get_name_list (page, "repositories", names, &error))
+    {
+      g_prefix_error (&error, "the catalog is malformed: ");
+      scan_fail (scan, response_error (response, g_steal_pointer (&error)));
+      return;
+    }
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      ScanRepository *repository;
+      g_autofree char *path = NULL;
+      g_autofree char *url = NULL;
+
+      if (!ri_repository_name_is_valid (name))
+        {
+          g_autofree char *escaped = g_strescape (name, NULL);
+          g_warning ("%s: skipping repository \"%s\": not a valid repository name", response->url, escaped);
+          continue;
+        }
+      if (!g_hash_table_add (scan->repository_names, g_strdup (name)))
+        continue;
+      repository = g_new0 (ScanRepository, 1);
+      repository->name = g_strdup (name);
+      repository->tag_digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      repository->fetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_ptr_array_add (scan->repositories, repository);
+      path = g_strdup_printf ("/v2/%s/tags/list", name);
+      url = ri_registry_client_build_url (scan->client, path);
+      request (task, RI_REQUEST_TAGS, url, repository, NULL, NULL);
+    }
+
+  if (response->next_url != NULL)
+    request (task, RI_REQUEST_CATALOG, response->next_url, NULL, NULL, NULL);
+}
+
+static void
+tags_complete (GTask *task, ScanRepository *repository)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) selected = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer tag;
+
+  g_hash_table_iter_init (&iter, repository->tag_digests);
+  while (g_hash_table_iter_next (&iter, &tag, NULL))
+    if (tag_is_selected (scan, tag))
+      g_ptr_array_add (selected, tag);
+  if (selected->len == 0)
+    return;
+
+  /* Every tag of the repository that points at a selected manifest is
+   * written, so the unselected ones need their digests too: a HEAD each. */
+  g_hash_table_iter_init (&iter, repository->tag_digests);
+  while (g_hash_table_iter_next (&iter, &tag, NULL))
+    {
+      g_autofree char *url = manifest_url (scan, repository->name, tag);
+      request (task, tag_is_selected (scan, tag) ? RI_REQUEST_MANIFEST : RI_REQUEST_MANIFEST_HEAD,
+               url, repository, tag, NULL);
+    }
+}
+
+static void
+handle_tags (GTask *task, Request *r, RiResponse *response)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) page = parse_page (response, &error);
+  g_autoptr(GPtrArray) tags = g_ptr_array_new ();
+
+  if (page == NULL || !get_name_list (page, "tags", tags, &error))
+    {
+      g_prefix_error (&error, "the tag list is malformed: ");
+      scan_fail (scan, response_error (response, g_steal_pointer (&error)));
+      return;
+    }
+  for (guint i = 0; i < tags->len; i++)
+    {
+      const char *tag = g_ptr_array_index (tags, i);
+      if (!ri_tag_is_valid (tag))
+        {
+          g_autofree char *escaped = g_strescape (tag, NULL);
+          g_warning ("%s: skipping tag \"%s\": not a valid tag", response->url, escaped);
+          continue;
+        }
+      g_hash_table_insert (r->repository->tag_digests, g_strdup (tag), NULL);
+    }
+  if (response->next_url != NULL)
+    request (task, RI_REQUEST_TAGS, response->next_url, r->repository, NULL, NULL);
+  else
+    tags_complete (task, r->repository);
+}
+
+static void
+request_config (GTask *task, RiManifest *manifest, const char *repository)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
+
+  if (!g_hash_table_add (scan->requested, g_strdup (manifest->config_digest)))
+    return;
+  path = g_strdup_printf ("/v2/%s/blobs/%s", repository, manifest->config_digest);
+  url = ri_registry_client_build_url (scan->client, path);
+  request (task, RI_REQUEST_BLOB, url, NULL, NULL, manifest->config_digest);
+}
+
+static void
+handle_manifest (GTask *task, Request *r, RiResponse *response)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *digest = ri_digest_compute (response->body);
+  g_autoptr(RiManifest) parsed = NULL;
+  RiManifest *manifest;
+
+  if (response->docker_digest != NULL && g_strcmp0 (response->docker_digest, digest) != 0)
+    {
+      scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
+                                    "%s: the manifest's digest is %s but the registry says %s",
+                                    response->url, digest, response->docker_digest));
+      return;
+    }
+  if (r->digest != NULL && !g_str_equal (r->digest, digest))
+    {
+      scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
+                                    "%s: the manifest's digest is %s, not the %s asked for",
+                                    response->url, digest, r->digest));
+      return;
+    }
+
+  if (r->tag != NULL)
+    {
+      g_hash_table_replace (r->repository->tag_digests, g_strdup (r->tag), g_strdup (digest));
+      g_hash_table_add (r->repository->fetched, g_strdup (digest));
+    }
+
+  manifest = g_hash_table_lookup (scan->manifests, digest);
+  if (manifest == NULL)
+    {
+      parsed = ri_manifest_parse (response->body, response->content_type, &error);
+      if (parsed == NULL)
+        {
+          scan_fail (scan, response_error (response, g_steal_pointer (&error)));
+          return;
+        }
+      manifest = parsed;
+      g_hash_table_insert (scan->manifests, g_strdup (digest), g_steal_pointer (&parsed));
+    }
+
+  if (!manifest->is_list)
+    {
+      request_config (task, manifest, r->repository ? r->repository->name : NULL);
+      return;
+    }
+  if (r->tag == NULL)
+    return; /* a list inside a list: skipped when assembling */
+
+  for (guint i = 0; i < manifest->children->len; i++)
+    {
+      RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
+      g_autofree char *url = NULL;
+
+      if (!ri_media_type_is_image (child->media_type) || !ri_digest_is_valid (child->digest))
+        continue;
+      if (g_hash_table_contains (scan->manifests, child->digest) ||
+          !g_hash_table_add (scan->requested, g_strdup (child->digest)))
+        continue;
+      url = manifest_url (scan, r->repository->name, child->digest);
+      request (task, RI_REQUEST_MANIFEST, url, r->repository, NULL, child->digest);
+    }
+}
+
+static void
+handle_head (GTask *task, Request *r, RiResponse *response)
+{
+  if (response->docker_digest == NULL || !ri_digest_is_valid (response->docker_digest))
+    {
+      g_debug ("%s: no usable Docker-Content-Digest; tag '%s' is left out of Tags", response->url, r->tag);
+      return;
+    }
+  g_hash_table_replace (r->repository->tag_digests, g_strdup (r->tag), g_strdup (response->docker_digest));
+}
+
+static void
+handle_blob (GTask *task, Request *r, RiResponse *response)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *digest = ri_digest_compute (response->body);
+  RiImageConfig *config;
+
+  if (!g_str_equal (digest, r->digest))
+    {
+      scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
+                                    "%s: the blob's digest is %s, not the %s asked for",
+                                    response->url, digest, r->digest));
+      return;
+    }
+  config = ri_image_config_parse (response->body, &error);
+  if (config == NULL)
+    {
+      scan_fail (scan, response_error (response, g_steal_pointer (&error)));
+      return;
+    }
+  g_hash_table_insert (scan->configs, g_strdup (digest), config);
+}
+
+static void
+response_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Request *r = user_data;
+  g_autoptr(GTask) task = g_object_ref (r->task);
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiResponse) response = ri_registry_client_request_finish (RI_REGISTRY_CLIENT (source), result, &error);
+
+  if (response == NULL)
+    {
+      if (g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND) && r->kind != RI_REQUEST_CATALOG)
+        /* Deleted between listing and fetching: the registry moved on,
+         * and the index follows it. */
+        g_warning ("%s (deleted while scanning?); skipped", error->message);
+      else
+        scan_fail (scan, g_steal_pointer (&error));
+    }
+  else if (!g_cancellable_is_cancelled (scan->cancellable))
+    {
+      switch (r->kind)
+        {
+        case RI_REQUEST_CATALOG:
+          handle_catalog (task, response);
+          break;
+        case RI_REQUEST_TAGS:
+          handle_tags (task, r, response);
+          break;
+        case RI_REQUEST_MANIFEST:
+          handle_manifest (task, r, response);
+          break;
+        case RI_REQUEST_MANIFEST_HEAD:
+          handle_head (task, r, response);
+          break;
+        case RI_REQUEST_BLOB:
+          handle_blob (task, r, response);
+          break;
+        case RI_REQUEST_N_KINDS:
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  request_free (r);
+  operation_done (task);
+}
+
+/* Builds (or reuses) the model image for a manifest digest; NULL when a
+ * piece of it went missing while scanning. */
+static RiImage *
+get_image (Scan *scan, GHashTable *images, const char *digest)
+{
+  RiImage *image = g_hash_table_lookup (images, digest);
+  RiManifest *manifest;
+  RiImageConfig *config;
+
+  if (image != NULL)
+    return image;
+  manifest = g_hash_table_lookup (scan->manifests, digest);
+  if (manifest == NULL || manifest->is_list)
+    return NULL;
+  config = g_hash_table_lookup (scan->configs, manifest->config_digest);
+  if (config == NULL)
+    return NULL;
+
+  image = ri_image_new ();
+  image->digest = g_strdup (digest);
+  image->media_type = g_strdup (manifest->media_type);
+  image->os = g_strdup (config->os);
+  image->architecture = g_strdup (config->architecture);
+  g_hash_table_unref (image->annotations);
+  image->annotations = g_hash_table_ref (manifest->annotations);
+  g_hash_table_unref (image->labels);
+  image->labels = g_hash_table_ref (config->labels);
+  g_hash_table_insert (images, g_strdup (digest), image);
+  return image;
+}
+
+static RiImageList *
+get_list (Scan *scan, GHashTable *images, const char *digest)
+{
+  RiManifest *manifest = g_hash_table_lookup (scan->manifests, digest);
+  RiImageList *list;
+
+  if (manifest == NULL || !manifest->is_list)
+    return NULL;
+  list = ri_image_list_new ();
+  list->digest = g_strdup (digest);
+  list->media_type = g_strdup (manifest->media_type);
+  for (guint i = 0; i < manifest->children->len; i++)
+    {
+      RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
+      RiImage *image;
+
+      if (!ri_media_type_is_image (child->media_type))
+        continue;
+      image = get_image (scan, images, child->digest);
+      if (image != NULL)
+        g_ptr_array_add (list->images, ri_image_ref (image));
+    }
+  return list;
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+static RiRegistryModel *
+assemble (Scan *scan)
+{
+  g_autoptr(RiRegistryModel) model = ri_registry_model_new (ri_registry_client_get_base_url (scan->client));
+  g_autoptr(GHashTable) images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify) ri_image_unref);
+
+  for (guint i = 0; i < scan->repositories->len; i++)
+    {
+      ScanRepository *scanned = g_ptr_array_index (scan->repositories, i);
+      g_autoptr(RiRepository) repository = ri_repository_new (scanned->name);
+      GHashTableIter iter;
+      gpointer digest;
+
+      g_hash_table_iter_init (&iter, scanned->fetched);
+      while (g_hash_table_iter_next (&iter, &digest, NULL))
+        {
+          g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+          g_autoptr(RiImageList) list = NULL;
+          RiImage *image = NULL;
+          GHashTableIter tags;
+          gpointer tag, tag_digest;
+          GStrv sorted;
+
+          g_hash_table_iter_init (&tags, scanned->tag_digests);
+          while (g_hash_table_iter_next (&tags, &tag, &tag_digest))
+            if (g_strcmp0 (tag_digest, digest) == 0)
+              g_strv_builder_add (builder, tag);
+          sorted = g_strv_builder_end (builder);
+          qsort (sorted, g_strv_length (sorted), sizeof (char *), compare_strings);
+          if (sorted[0] == NULL)
+            {
+              g_strfreev (sorted);
+              continue;
+            }
+
+          image = get_image (scan, images, digest);
+          if (image == NULL)
+            list = get_list (scan, images, digest);
+          if (image == NULL && list == NULL)
+            {
+              g_strfreev (sorted);
+              continue;
+            }
+          g_ptr_array_add (repository->tagged, ri_tagged_new (sorted, image, list));
+        }
+      if (repository->tagged->len > 0)
+        g_ptr_array_add (model->repositories, g_steal_pointer (&repository));
+    }
+  ri_registry_model_sort (model);
+  return g_steal_pointer (&model);
+}
+
+static void
+parent_cancelled_cb (GCancellable *parent, gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+void
+ri_registry_scan_async (RiRegistryClient   *client,
+                        GPtrArray          *indexes,
+                        GCancellable       *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *url = NULL;
+  Scan *scan;
+
+  g_return_if_fail (RI_IS_REGISTRY_CLIENT (client));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ri_registry_scan_async);
+  scan = g_new0 (Scan, 1);
+  scan->client = g_object_ref (client);
+  scan->indexes = g_ptr_array_ref (indexes);
+  scan->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      scan->parent = g_object_ref (cancellable);
+      scan->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (parent_cancelled_cb),
+                                                  g_object_ref (scan->cancellable), g_object_unref);
+    }
+  scan->repository_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  scan->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) scan_repository_free);
+  scan->manifests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_manifest_free);
+  scan->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_image_config_free);
+  scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
+
+  url = ri_registry_client_build_url (client, "/v2/_catalog?n=" G_STRINGIFY (CATALOG_PAGE_SIZE));
+  request (task, RI_REQUEST_CATALOG, url, NULL, NULL, NULL);
+}
+
+RiRegistryModel *
+ri_registry_scan_finish (GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, ri_registry_scan_async), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "ri-model.h"
+#include "ri-registry-client.h"
+
+G_BEGIN_DECLS
+
+/* Scans the registry behind @client and returns what the given indexes
+ * (element-type RiIndexConfig, all on this registry) may select from. */
+void             ri_registry_scan_async  (RiRegistryClient    *client,
+                                          GPtrArray           *indexes,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+RiRegistryModel *ri_registry_scan_finish (GAsyncResult        *result,
+                                          GError             **error);
+
+G_END_DECLS

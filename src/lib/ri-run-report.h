@@ -1,0 +1,41 @@
+#pragma once
+
+#include <glib-object.h>
+
+#include "ri-index-writer.h"
+#include "ri-registry-client.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *name;                 /* (owned) */
+  char *output;               /* (owned) */
+  char *registry;             /* (owned) */
+  gboolean success;
+  gboolean changed;           /* the file was (re)written */
+  RiIndexCounts counts;
+  char *error;                /* (owned) (nullable) */
+} RiIndexReport;
+
+typedef struct {
+  gint64 started_us;          /* wall clock, microseconds since the epoch */
+  gint64 finished_us;
+  gboolean success;           /* every index asked for was written */
+  GPtrArray *indexes;         /* (owned) (element-type RiIndexReport) */
+  RiRequestStats stats;       /* summed over the registries */
+  char *message;              /* (owned) one line for people */
+  gatomicrefcount ref_count;
+} RiRunReport;
+
+#define RI_TYPE_RUN_REPORT (ri_run_report_get_type ())
+GType ri_run_report_get_type (void) G_GNUC_CONST;
+
+RiRunReport *ri_run_report_new   (void);
+RiRunReport *ri_run_report_ref   (RiRunReport *report);
+void         ri_run_report_unref (RiRunReport *report);
+void         ri_index_report_free (RiIndexReport *report);
+guint        ri_request_stats_total (const RiRequestStats *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiRunReport, ri_run_report_unref)
+
+G_END_DECLS

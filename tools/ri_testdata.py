@@ -1,0 +1,444 @@
+#!/usr/bin/python3
+"""regindexer's test-data tool.
+
+Starts Debian's docker-registry on loopback and fills it through the Registry
+HTTP API v2 with OCI and Docker images, OCI indexes and Docker manifest lists,
+labels, annotations and data-URI icons. The test suite, the demo (dev/demo)
+and the benchmark all use it, so what they index was pushed the way any
+client pushes.
+
+  ri_testdata.py registry DIR            run a registry storing in DIR, print its URL
+  ri_testdata.py push URL SPEC.json      push what SPEC describes, print the digests
+  ri_testdata.py sample URL              push the sample Flatpak-style apps
+  ri_testdata.py bulk URL N M            push N repositories x M tags
+
+A SPEC is {"images": [ENTRY, ...]}; an ENTRY is
+  {"repository": "a/b", "tags": ["latest"], "format": "oci"|"docker",
+   "os": "linux", "architecture": "amd64",
+   "labels": {...}, "annotations": {...}}
+or, for an image list, the same with "list": [IMAGE, ...] instead of the
+image keys (each IMAGE with os, architecture, labels, annotations, and an
+optional "format" for the child). "tags": [] pushes by digest only.
+The output is the SPEC with "digest" (and "config_digest") filled in.
+"""
+
+import base64
+import concurrent.futures
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import zlib
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+FLATPAK_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+class RegistryError(Exception):
+    pass
+
+
+def sha256(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def png(width, height, rgb):
+    """A valid PNG of one colour, made without any imaging library."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    row = b"\x00" + bytes(rgb) * width
+    raw = row * height
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def data_uri(png_bytes):
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
+
+
+class Client:
+    """A small Registry API client with one keep-alive connection per thread."""
+
+    def __init__(self, url, timeout=30):
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "http":
+            raise ValueError("only http:// registries are supported by the test-data tool")
+        self.host = parsed.hostname
+        self.port = parsed.port or 80
+        self.timeout = timeout
+        self.local = threading.local()
+        self.known_blobs = set()
+        self.lock = threading.Lock()
+
+    def _connection(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.local.conn = conn
+        return conn
+
+    def request(self, method, path, body=None, headers=None, expect=(200,)):
+        for attempt in range(3):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self.local.conn = None
+                if attempt == 2:
+                    raise
+        if response.status not in expect:
+            raise RegistryError("%s %s: %d %s" % (method, path, response.status, data[:300]))
+        return response, data
+
+    def put_blob(self, repository, data, mount_from=None):
+        digest = sha256(data)
+        key = (repository, digest)
+        with self.lock:
+            if key in self.known_blobs:
+                return digest
+        if mount_from and mount_from != repository:
+            response, _ = self.request(
+                "POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, digest, mount_from),
+                expect=(201, 202))
+            if response.status == 201:
+                with self.lock:
+                    self.known_blobs.add(key)
+                return digest
+        else:
+            response, _ = self.request("POST", "/v2/%s/blobs/uploads/" % repository, expect=(202,))
+        location = response.getheader("Location")
+        parsed = urllib.parse.urlsplit(location)
+        path = parsed.path + ("?" + parsed.query + "&" if parsed.query else "?")
+        path += "digest=" + urllib.parse.quote(digest)
+        self.request("PUT", path, body=data,
+                     headers={"Content-Type": "application/octet-stream",
+                              "Content-Length": str(len(data))},
+                     expect=(201,))
+        with self.lock:
+            self.known_blobs.add(key)
+        return digest
+
+    def put_manifest(self, repository, reference, media_type, data):
+        response, _ = self.request("PUT", "/v2/%s/manifests/%s" % (repository, reference), body=data,
+                                   headers={"Content-Type": media_type}, expect=(201,))
+        digest = response.getheader("Docker-Content-Digest")
+        if digest != sha256(data):
+            raise RegistryError("registry computed %s for a manifest of digest %s" % (digest, sha256(data)))
+        return digest
+
+    def delete_manifest(self, repository, digest):
+        self.request("DELETE", "/v2/%s/manifests/%s" % (repository, digest), expect=(202,))
+
+
+class Pusher:
+    def __init__(self, client):
+        self.client = client
+        self.layer = None
+        self.layer_home = None
+        self.layer_lock = threading.Lock()
+
+    def _layer(self, repository):
+        """One small layer shared by every image, mounted across repositories."""
+        with self.layer_lock:
+            if self.layer is None:
+                self.layer = zlib.compress(b"regindexer test layer\n")
+                self.client.put_blob(repository, self.layer)
+                self.layer_home = repository
+                return sha256(self.layer), len(self.layer)
+        self.client.put_blob(repository, self.layer, mount_from=self.layer_home)
+        return sha256(self.layer), len(self.layer)
+
+    def push_image(self, repository, image, references):
+        fmt = image.get("format", "oci")
+        layer_digest, layer_size = self._layer(repository)
+        config = {
+            "architecture": image.get("architecture", "amd64"),
+            "os": image.get("os", "linux"),
+            "config": {"Labels": image.get("labels") or {}},
+            "rootfs": {"type": "layers", "diff_ids": [sha256(b"regindexer test layer\n")]},
+        }
+        if image.get("config_extra"):
+            config.update(image["config_extra"])
+        config_bytes = canonical(config)
+        config_digest = self.client.put_blob(repository, config_bytes, mount_from=self.layer_home)
+        if fmt == "docker":
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": DOCKER_MANIFEST,
+                "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+                "layers": [{"mediaType": DOCKER_LAYER, "digest": layer_digest, "size": layer_size}],
+            }
+            media_type = DOCKER_MANIFEST
+        else:
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+                "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest, "size": layer_size}],
+            }
+            if image.get("annotations") is not None:
+                manifest["annotations"] = image["annotations"]
+            media_type = OCI_MANIFEST
+        data = canonical(manifest)
+        digest = sha256(data)
+        for reference in references or [digest]:
+            self.client.put_manifest(repository, reference, media_type, data)
+        image["digest"] = digest
+        image["config_digest"] = config_digest
+        image["media_type"] = media_type
+        image["size"] = len(data)
+        return digest
+
+    def push_entry(self, entry):
+        repository = entry["repository"]
+        tags = entry.get("tags", ["latest"])
+        if "list" not in entry:
+            self.push_image(repository, entry, tags)
+            return entry
+        fmt = entry.get("format", "oci")
+        children = []
+        for child in entry["list"]:
+            child.setdefault("format", fmt)
+            self.push_image(repository, child, None)
+            children.append({
+                "mediaType": child["media_type"],
+                "digest": child["digest"],
+                "size": child["size"],
+                "platform": {"architecture": child.get("platform_architecture", child.get("architecture", "amd64")),
+                             "os": child.get("os", "linux")},
+            })
+        for extra in entry.get("extra_children", []):
+            children.append(extra)
+        media_type = DOCKER_LIST if fmt == "docker" else OCI_INDEX
+        manifest = {"schemaVersion": 2, "mediaType": media_type, "manifests": children}
+        if fmt != "docker" and entry.get("annotations") is not None:
+            manifest["annotations"] = entry["annotations"]
+        data = canonical(manifest)
+        digest = sha256(data)
+        for reference in tags or [digest]:
+            self.client.put_manifest(repository, reference, media_type, data)
+        entry["digest"] = digest
+        entry["media_type"] = media_type
+        return entry
+
+
+def push(url, spec, workers=8):
+    """Pushes SPEC's entries (in parallel across repositories) and returns it with digests."""
+    pusher = Pusher(Client(url))
+    entries = spec["images"]
+    if not entries:
+        return spec
+    # The first push creates the shared layer that later ones mount.
+    pusher.push_entry(entries[0])
+    by_repository = {}
+    for entry in entries[1:]:
+        by_repository.setdefault(entry["repository"], []).append(entry)
+
+    def push_repository(items):
+        for item in items:
+            pusher.push_entry(item)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(push_repository, items) for items in by_repository.values()]:
+            future.result()
+    return spec
+
+
+def flatpak_labels(app_id, arch, icon=None, runtime="org.example.Platform/x86_64/stable"):
+    labels = {
+        "org.flatpak.ref": "app/%s/%s/stable" % (app_id, FLATPAK_ARCH.get(arch, arch)),
+        "org.flatpak.metadata": "[Application]\nname=%s\nruntime=%s\n" % (app_id, runtime),
+        "org.flatpak.installed-size": "1024",
+        "org.flatpak.download-size": "512",
+    }
+    if icon is not None:
+        labels["org.freedesktop.appstream.icon-64"] = data_uri(icon)
+    return labels
+
+
+def sample_spec():
+    """A few Flatpak-style apps, as `flatpak build-bundle --oci` makes them
+    (everything in labels), one multi-architecture list, one plain image."""
+    red = png(64, 64, (200, 30, 30))
+    blue = png(64, 64, (30, 30, 200))
+    return {"images": [
+        {"repository": "org.example.hello", "tags": ["latest", "1.0"], "architecture": "amd64",
+         "labels": flatpak_labels("org.example.Hello", "amd64", red)},
+        {"repository": "org.example.editor", "tags": ["latest"],
+         "list": [{"architecture": "amd64", "labels": flatpak_labels("org.example.Editor", "amd64", blue)},
+                  {"architecture": "arm64", "labels": flatpak_labels("org.example.Editor", "arm64", blue)}]},
+        {"repository": "org.example.game", "tags": ["latest", "testing"], "architecture": "amd64",
+         "format": "docker", "labels": flatpak_labels("org.example.Game", "amd64", red)},
+        {"repository": "tools/base", "tags": ["latest"], "architecture": "amd64",
+         "labels": {"org.opencontainers.image.title": "A plain container image"}},
+    ]}
+
+
+def bulk_spec(n_repositories, n_tags, icon_every=10, list_every=10):
+    icon = png(16, 16, (10, 120, 10))
+    images = []
+    for r in range(n_repositories):
+        repository = "bulk/app%05d" % r
+        app_id = "org.bulk.App%05d" % r
+        for t in range(n_tags):
+            tag = "latest" if t == 0 else "v%d" % t
+            if list_every and r % list_every == 0:
+                images.append({"repository": repository, "tags": [tag], "list": [
+                    {"architecture": arch, "labels": dict(flatpak_labels(app_id, arch), version=str(t))}
+                    for arch in ("amd64", "arm64")]})
+            else:
+                images.append({"repository": repository, "tags": [tag], "architecture": "amd64",
+                               "annotations": {"org.example.build": str(t)},
+                               "labels": dict(flatpak_labels(app_id, "amd64",
+                                                             icon if icon_every and r % icon_every == 0 else None),
+                                              version=str(t))})
+    return {"images": images}
+
+
+REGISTRY_CONFIG = """version: 0.1
+log:
+  level: %(log_level)s
+  accesslog:
+    disabled: %(no_access_log)s
+storage:
+  filesystem:
+    rootdirectory: %(root)s
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:%(port)d
+%(extra)s"""
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    """A docker-registry process on loopback with its storage in a directory."""
+
+    def __init__(self, directory, extra_config="", access_log=False, log_path=None):
+        self.directory = directory
+        self.extra_config = extra_config
+        self.access_log = access_log
+        self.log_path = log_path or os.path.join(directory, "registry.log")
+        self.process = None
+        self.port = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, port=None, timeout=20):
+        os.makedirs(os.path.join(self.directory, "storage"), exist_ok=True)
+        for attempt in range(5):
+            self.port = port or free_port()
+            config_path = os.path.join(self.directory, "config.yml")
+            with open(config_path, "w") as f:
+                f.write(REGISTRY_CONFIG % {
+                    "root": os.path.join(self.directory, "storage"),
+                    "port": self.port,
+                    "extra": self.extra_config,
+                    "log_level": "info" if self.access_log else "error",
+                    "no_access_log": "false" if self.access_log else "true",
+                })
+            log = open(self.log_path, "ab")
+            self.process = subprocess.Popen(["/usr/bin/docker-registry", "serve", config_path],
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    break
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                    conn.request("GET", "/v2/")
+                    if conn.getresponse().status in (200, 401):
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            self.stop()
+            if port is not None:
+                break
+        raise RuntimeError("docker-registry did not start; see %s" % self.log_path)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if len(argv) >= 2 else 2
+    command = argv[1]
+    if command == "registry" and len(argv) in (3, 4):
+        registry = Registry(argv[2]).start(int(argv[3]) if len(argv) == 4 else None)
+        print(registry.url, flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        while not stop.is_set() and registry.process.poll() is None:
+            stop.wait(0.5)
+        registry.stop()
+        return 0
+    if command == "push" and len(argv) == 4:
+        with open(argv[3]) as f:
+            spec = json.load(f)
+        json.dump(push(argv[2], spec), sys.stdout, indent=2)
+        print()
+        return 0
+    if command == "sample" and len(argv) == 3:
+        json.dump(push(argv[2], sample_spec()), sys.stdout, indent=2)
+        print()
+        return 0
+    if command == "bulk" and len(argv) == 5:
+        spec = push(argv[2], bulk_spec(int(argv[3]), int(argv[4])), workers=16)
+        print("pushed %d entries" % len(spec["images"]))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
