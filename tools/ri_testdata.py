@@ -92,13 +92,22 @@ class Client:
         self.local = threading.local()
         self.known_blobs = set()
         self.lock = threading.Lock()
+        self.connections = []
 
     def _connection(self):
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.local.conn = conn
+            with self.lock:
+                self.connections.append(conn)
         return conn
+
+    def close(self):
+        with self.lock:
+            for conn in self.connections:
+                conn.close()
+            self.connections = []
 
     def request(self, method, path, body=None, headers=None, expect=(200,)):
         for attempt in range(3):
@@ -155,6 +164,7 @@ class Client:
 
     def delete_manifest(self, repository, digest):
         self.request("DELETE", "/v2/%s/manifests/%s" % (repository, digest), expect=(202,))
+        self.close()
 
 
 class Pusher:
@@ -251,7 +261,15 @@ class Pusher:
 
 def push(url, spec, workers=8):
     """Pushes SPEC's entries (in parallel across repositories) and returns it with digests."""
-    pusher = Pusher(Client(url))
+    client = Client(url)
+    try:
+        return _push(client, spec, workers)
+    finally:
+        client.close()
+
+
+def _push(client, spec, workers):
+    pusher = Pusher(client)
     entries = spec["images"]
     if not entries:
         return spec

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
  * @RI_ERROR_TOO_LARGE: a response exceeded its size limit
  * @RI_ERROR_WRITE: an index or icon could not be written
  * @RI_ERROR_BUSY: the request cannot be served now
+ * @RI_ERROR_BAD_REQUEST: the registry refused the request as malformed (400)
  *
  * Error codes of the engine. The daemon maps each of them to a D-Bus error
  * name, so codes are only ever appended.
@@ -31,6 +32,7 @@ typedef enum {
   RI_ERROR_TOO_LARGE,
   RI_ERROR_WRITE,
   RI_ERROR_BUSY,
+  RI_ERROR_BAD_REQUEST,
 } RiError;
 
 GQuark ri_error_quark (void);

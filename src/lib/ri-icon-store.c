@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "ri-atomic-file.h"
 #include "ri-error.h"
 #include "ri-icon-store.h"
 
@@ -154,8 +155,8 @@ ri_icon_store_rewrite (RiIconStore *self, const char *value, GError **error)
                        g_strerror (saved_errno));
           return NULL;
         }
-      if (!g_file_set_contents_full (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                                     G_FILE_SET_CONTENTS_CONSISTENT, 0644, error))
+      if (!ri_write_file_atomically (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                     0644, error))
         {
           g_prefix_error (error, "Cannot store an icon: ");
           return NULL;
@@ -242,7 +243,7 @@ ri_icon_store_collect_garbage (RiIconStore *self, guint grace_period_s, guint *n
   if (n_removed != NULL)
     *n_removed = removed;
   data = g_key_file_to_data (new_state, NULL, NULL);
-  if (!g_file_set_contents_full (state_path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error))
+  if (!ri_write_file_atomically (state_path, data, strlen (data), 0644, error))
     {
       g_prefix_error (error, "Cannot record unreferenced icons: ");
       return FALSE;

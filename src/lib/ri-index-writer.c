@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ri-atomic-file.h"
 #include "ri-error.h"
 #include "ri-index-writer.h"
 
@@ -214,9 +215,7 @@ ri_index_write_file (const char *path, const char *contents, gboolean *changed, 
                    directory, g_strerror (saved_errno));
       return FALSE;
     }
-  if (!g_file_set_contents_full (path, contents, length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, error))
+  if (!ri_write_file_atomically (path, contents, length, 0644, error))
     {
       g_prefix_error (error, "Cannot write the index: ");
       return FALSE;

@@ -314,7 +314,9 @@ complete_with_status (RiRegistryClient *self, GTask *task)
   {
     g_autofree char *detail = describe_error_body (response->body);
     finish_request (self, task, NULL,
-                    g_error_new (RI_ERROR, status == 404 ? RI_ERROR_NOT_FOUND : RI_ERROR_REGISTRY,
+                    g_error_new (RI_ERROR,
+                                 status == 404 ? RI_ERROR_NOT_FOUND :
+                                 status == 400 ? RI_ERROR_BAD_REQUEST : RI_ERROR_REGISTRY,
                                  "%s %s: HTTP %u %s%s%s", request->method, request->url, status,
                                  soup_status_get_phrase (status), detail ? ": " : "", detail ? detail : ""));
   }

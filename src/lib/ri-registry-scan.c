@@ -15,6 +15,7 @@
 #define MAX_MANIFEST_SIZE (4 * 1024 * 1024)
 #define MAX_CONFIG_SIZE (16 * 1024 * 1024)
 #define CATALOG_PAGE_SIZE 1000
+#define FIRST_CATALOG_PAGE "/v2/_catalog?n=" G_STRINGIFY (CATALOG_PAGE_SIZE)
 
 #define MANIFEST_ACCEPT \
   RI_MEDIA_TYPE_OCI_MANIFEST ", " RI_MEDIA_TYPE_OCI_INDEX ", " \
@@ -47,6 +48,7 @@ typedef struct {
   ScanRepository *repository; /* (nullable) */
   char *tag;                  /* (owned) (nullable) */
   char *digest;               /* (owned) (nullable) what a by-digest request expects */
+  char *url;                  /* (owned) */
 } Request;
 
 static void
@@ -82,6 +84,7 @@ request_free (Request *request)
   g_clear_object (&request->task);
   g_free (request->tag);
   g_free (request->digest);
+  g_free (request->url);
   g_free (request);
 }
 
@@ -142,6 +145,7 @@ request (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repos
   r->repository = repository;
   r->tag = g_strdup (tag);
   r->digest = g_strdup (digest);
+  r->url = g_strdup (url);
   scan->pending++;
   ri_registry_client_request_async (scan->client, kind, url,
                                     kind == RI_REQUEST_MANIFEST || kind == RI_REQUEST_MANIFEST_HEAD
@@ -448,7 +452,17 @@ response_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (response == NULL)
     {
-      if (g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND) && r->kind != RI_REQUEST_CATALOG)
+      if (r->kind == RI_REQUEST_CATALOG && r->tag == NULL &&
+          g_error_matches (error, RI_ERROR, RI_ERROR_BAD_REQUEST) &&
+          g_str_has_suffix (r->url, FIRST_CATALOG_PAGE))
+        {
+          /* Distribution refuses an n above its catalog.maxentries; its
+           * own page size then applies, and Link leads on from there. */
+          g_autofree char *url = ri_registry_client_build_url (scan->client, "/v2/_catalog");
+          g_info ("%s; asking again with the registry's own page size", error->message);
+          request (task, RI_REQUEST_CATALOG, url, NULL, NULL, NULL);
+        }
+      else if (g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND) && r->kind != RI_REQUEST_CATALOG)
         /* Deleted between listing and fetching: the registry moved on,
          * and the index follows it. */
         g_warning ("%s (deleted while scanning?); skipped", error->message);
@@ -637,7 +651,7 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
 
-  url = ri_registry_client_build_url (client, "/v2/_catalog?n=" G_STRINGIFY (CATALOG_PAGE_SIZE));
+  url = ri_registry_client_build_url (client, FIRST_CATALOG_PAGE);
   request (task, RI_REQUEST_CATALOG, url, NULL, NULL, NULL);
 }
 

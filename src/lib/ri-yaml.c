@@ -204,8 +204,10 @@ ri_yaml_parse_data (const char *data, gsize length, const char *origin, GError *
         case YAML_STREAM_END_EVENT:
           if (root == NULL)
             {
+              /* An empty file is a null document, as YAML has it. */
               yaml_mark_t mark = { 0, 0, 0 };
-              root = node_new (RI_YAML_MAPPING, &mark);
+              root = node_new (RI_YAML_SCALAR, &mark);
+              root->value = g_strdup ("");
             }
           return g_steal_pointer (&root);
         default:

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean ri_write_file_atomically (const char *path,
+                                   const void *data,
+                                   gsize       length,
+                                   int         mode,
+                                   GError    **error);
+
+G_END_DECLS

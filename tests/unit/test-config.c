@@ -1,0 +1,168 @@
+#include "config.h"
+
+#include "ri-config.h"
+#include "ri-error.h"
+#include <string.h>
+
+static RiConfig *
+load (const char *yaml, GError **error)
+{
+  return ri_config_load_data (yaml, strlen (yaml), "test.yaml", "/srv", error);
+}
+
+static void
+assert_error (const char *yaml, const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load (yaml, &error);
+
+  g_assert_null (config);
+  g_assert_error (error, RI_ERROR, RI_ERROR_CONFIG);
+  if (strstr (error->message, expected) == NULL)
+    g_error ("expected '%s' in '%s'", expected, error->message);
+}
+
+static void
+test_original_example (void)
+{
+  /* The original README's example, duplicate 'output' and all. */
+  const char *yaml =
+    "icons_dir: /var/lib/regindexer/icons\n"
+    "icons_uri: /icons/\n"
+    "indexes:\n"
+    "    flatpak_amd64:\n"
+    "        output: /var/lib/regindexer/index/flatpak-amd64.json\n"
+    "        registry: https://1.2.3.4:5000\n"
+    "        registry_public: https://registry.example.com:5000\n"
+    "        tags: ['latest', 'latest-*']\n"
+    "        required_annotations: ['org.flatpak.body']\n"
+    "        architectures: ['amd64']\n"
+    "        output: /home/otaylor/tmp/flatpak.json\n"
+    "    all:\n"
+    "        output: index/all.json\n"
+    "        registry: https://1.2.3.4:5000/\n"
+    "        tags: ['latest']\n"
+    "daemon:\n"
+    "    topic_prefix: org.fedoraproject\n"
+    "    environment: dev\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load (yaml, &error);
+  RiIndexConfig *index;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->indexes->len, ==, 2);
+  index = ri_config_get_index (config, "flatpak_amd64");
+  g_assert_nonnull (index);
+  g_assert_cmpstr (index->output, ==, "/home/otaylor/tmp/flatpak.json");
+  g_assert_cmpstr (index->registry, ==, "https://1.2.3.4:5000");
+  g_assert_cmpstr (index->registry_public, ==, "https://registry.example.com:5000");
+  g_assert_cmpstr (index->architectures[0], ==, "amd64");
+  g_assert_true (ri_index_config_matches_tag (index, "latest"));
+  g_assert_true (ri_index_config_matches_tag (index, "latest-1.2"));
+  g_assert_false (ri_index_config_matches_tag (index, "latest1"));
+  g_assert_false (index->extract_icons);
+
+  index = ri_config_get_index (config, "all");
+  g_assert_cmpstr (index->output, ==, "/srv/index/all.json");
+  /* A trailing slash names the same registry, so it is scanned once. */
+  g_assert_cmpstr (index->registry, ==, "https://1.2.3.4:5000");
+  g_assert_cmpstr (index->registry_public, ==, "https://1.2.3.4:5000/");
+  g_assert_null (index->architectures);
+
+  g_assert_cmpstr (config->icons_uri, ==, "/icons/");
+  g_assert_cmpstr (config->daemon.topics[0], ==, "org.fedoraproject.dev.bodhi.compose.complete");
+  g_assert_cmpstr (config->daemon.topics[1], ==, "org.fedoraproject.dev.bodhi.mashtask.complete");
+  g_assert_cmpuint (g_strv_length (config->warnings), ==, 1);
+  g_assert_nonnull (strstr (config->warnings[0], "test.yaml:11:9: duplicate key 'output'"));
+}
+
+static void
+test_unknown_key_suggestion (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                                     "    tag: ['x']\n    frobnicate: 1\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (config->warnings), ==, 2);
+  g_assert_cmpstr (config->warnings[0], ==,
+                   "test.yaml:5:5: unknown key 'tag' in an index (did you mean 'tags'?)");
+  g_assert_cmpstr (config->warnings[1], ==, "test.yaml:6:5: unknown key 'frobnicate' in an index, ignored");
+  /* 'tags' left out means the documented default. */
+  g_assert_cmpstr (ri_config_get_index (config, "a")->tags[0], ==, "latest");
+}
+
+static void
+test_errors (void)
+{
+  assert_error ("indexes: [a, b\n", "test.yaml:2:1:");
+  assert_error ("", "test.yaml:1:1: the file is empty");
+  assert_error ("- a\n", "the top level' must be a mapping");
+  assert_error ("icons_dir: x\n", "there is no 'indexes' section");
+  assert_error ("indexes:\n  a:\n    registry: http://r\n", "test.yaml:2:3: index 'a' has no 'output'");
+  assert_error ("indexes:\n  a:\n    output: a.json\n", "index 'a' has no 'registry'");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: ftp://r\n",
+                "test.yaml:4:15: 'registry' must be an http:// or https:// URL");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: 'http://'\n", "has no host");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    tags: latest\n",
+                "test.yaml:5:11: 'tags' must be a list");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    tags: ['la test']\n",
+                "test.yaml:5:12: tag pattern 'la test' can never match");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    tags: []\n",
+                "'tags' must not be empty");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    extract_icons: maybe\n",
+                "test.yaml:5:20: 'extract_icons' must be true or false");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    extract_icons: true\n",
+                "test.yaml:2:3: index 'a' has 'extract_icons' but the top level lacks 'icons_dir'");
+  assert_error ("icons_dir: /i\nindexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                "    extract_icons: true\n", "lacks 'icons_uri'");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                "  b:\n    output: a.json\n    registry: http://r\n", "writes to '/srv/a.json', as index 'a' does");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                "daemon:\n  reconnect_interval: soon\n", "test.yaml:6:23: 'reconnect_interval' must be a whole number");
+  assert_error ("indexes: {}\n", "'indexes' is empty");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    tags: ['[x]']\n",
+                "tag pattern '[x]' can never match");
+  assert_error ("indexes:\n  a: *nothing\n", "unknown alias");
+}
+
+static void
+test_anchors (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load ("indexes:\n  a:\n    output: a.json\n    registry: &r http://r:1/\n"
+                                     "  b:\n    output: b.json\n    registry: *r\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (ri_config_get_index (config, "b")->registry, ==, "http://r:1");
+}
+
+static void
+test_patterns (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                                     "    tags: ['v?.*', 'exact']\n", &error);
+  RiIndexConfig *index;
+
+  g_assert_no_error (error);
+  index = ri_config_get_index (config, "a");
+  g_assert_true (ri_index_config_matches_tag (index, "v1.0"));
+  g_assert_true (ri_index_config_matches_tag (index, "v2."));
+  g_assert_false (ri_index_config_matches_tag (index, "v10.0"));
+  g_assert_true (ri_index_config_matches_tag (index, "exact"));
+  g_assert_false (ri_index_config_matches_tag (index, "exact2"));
+  g_assert_false (ri_index_config_matches_tag (index, "Exact"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/original-example", test_original_example);
+  g_test_add_func ("/config/unknown-key-suggestion", test_unknown_key_suggestion);
+  g_test_add_func ("/config/errors", test_errors);
+  g_test_add_func ("/config/anchors", test_anchors);
+  g_test_add_func ("/config/patterns", test_patterns);
+  return g_test_run ();
+}
