@@ -37,6 +37,13 @@ main (int argc, char **argv)
       N_("Configuration file (default: " DEFAULT_CONFIG ")"), N_("FILE") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose, N_("Show progress details"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &options.quiet, N_("Print only errors"), NULL },
+    { "no-daemon", 0, 0, G_OPTION_ARG_NONE, &options.no_daemon,
+      N_("Index in-process even when regindexer-daemon runs"), NULL },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &options.no_wait,
+      N_("Return once the daemon has queued the reindex"), NULL },
+    { "session", 0, 0, G_OPTION_ARG_NONE, &options.session,
+      N_("Talk to a daemon on the session bus, not the system bus"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &options.json, N_("status: print JSON"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, N_("COMMAND [INDEX…]") },
     { NULL }
@@ -52,10 +59,13 @@ main (int argc, char **argv)
   g_option_context_set_summary (context, _("Write static JSON indexes of container registries."));
   g_option_context_set_description (context,
     _("Commands:\n"
-      "  index [INDEX…]   Scan the registries and write the indexes (all when none is named)\n"
+      "  index [INDEX…]   Write the indexes (all when none is named): through\n"
+      "                   regindexer-daemon when it runs, else in-process\n"
+      "  status           Show what the daemon is doing and has done\n"
       "\n"
       "Exit status: 0 on success, 1 when an index could not be written,\n"
-      "2 for a bad command line or configuration.\n"));
+      "2 for a bad command line, configuration or index name,\n"
+      "3 when the daemon refused the request.\n"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -79,7 +89,9 @@ main (int argc, char **argv)
       return RI_EXIT_USAGE;
     }
   if (g_str_equal (command, "index"))
-    return ri_cli_index_local (&options, args + 1);
+    return ri_cli_index (&options, args + 1);
+  if (g_str_equal (command, "status") && args[1] == NULL)
+    return ri_cli_status (&options);
 
   g_printerr (_("regindexer: unknown command '%s' (try --help)\n"), command);
   return RI_EXIT_USAGE;

@@ -40,7 +40,7 @@ index_done_cb (RiIndexer *indexer, const RiIndexReport *index, gpointer user_dat
   print_index_report (index, options->quiet);
 }
 
-RiConfig *ri_cli_load_config (RiCliOptions *options);
+
 
 RiConfig *
 ri_cli_load_config (RiCliOptions *options)

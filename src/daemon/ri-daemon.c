@@ -1,0 +1,241 @@
+#define G_LOG_DOMAIN "Daemon"
+
+#include "config.h"
+
+#include <glib-unix.h>
+
+#include "ri-config.h"
+#include "ri-daemon.h"
+#include "ri-dbus-names.h"
+#include "ri-indexer-service.h"
+#include "ri-scheduler.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
+
+/**
+ * RiDaemon:
+ *
+ * regindexer-daemon: owns org.regindexer.Indexer on the system bus (or
+ * the session bus with --session), runs one reindex at start-up, serves
+ * reindex requests, re-reads its configuration on SIGHUP and stops cleanly
+ * on SIGTERM, cancelling a run in progress (index files are replaced
+ * atomically, so a cancelled run leaves the previous ones in place).
+ */
+struct _RiDaemon {
+  GApplication parent_instance;
+
+  char *config_path;          /* (owned) */
+  gboolean verbose;
+  gboolean replace;
+  gboolean session;
+  RiConfig *config;           /* (owned) (nullable) until loaded */
+  RiScheduler *scheduler;     /* (owned) (nullable) */
+  RiIndexerService *service;  /* (owned) (nullable) */
+  guint owner_id;
+  gboolean name_acquired;
+  gboolean stopping;
+  int exit_status;
+  guint signal_sources[3];
+};
+
+G_DEFINE_TYPE (RiDaemon, ri_daemon, G_TYPE_APPLICATION)
+
+static void
+ri_daemon_finalize (GObject *object)
+{
+  RiDaemon *self = RI_DAEMON (object);
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->signal_sources); i++)
+    g_clear_handle_id (&self->signal_sources[i], g_source_remove);
+  if (self->owner_id != 0)
+    g_bus_unown_name (self->owner_id);
+  g_clear_object (&self->service);
+  g_clear_object (&self->scheduler);
+  g_clear_pointer (&self->config, ri_config_unref);
+  g_free (self->config_path);
+  G_OBJECT_CLASS (ri_daemon_parent_class)->finalize (object);
+}
+
+static void
+drained_cb (RiScheduler *scheduler, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+
+  g_message ("Stopped");
+  if (self->service != NULL)
+    ri_indexer_service_unexport (self->service);
+  g_application_release (G_APPLICATION (self));
+}
+
+static void
+stop (RiDaemon *self, int exit_status)
+{
+  if (self->stopping)
+    return;
+  self->stopping = TRUE;
+  self->exit_status = exit_status;
+  if (self->scheduler != NULL)
+    ri_scheduler_shutdown (self->scheduler); /* releases the application once drained */
+  else
+    g_application_release (G_APPLICATION (self));
+}
+
+static gboolean
+sigterm_cb (gpointer user_data)
+{
+  RiDaemon *self = user_data;
+
+  g_message ("Received a signal to stop; cancelling any run in progress");
+  stop (self, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+sighup_cb (gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (self->service != NULL)
+    ri_indexer_service_reload (self->service, &error);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+bus_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!ri_indexer_service_export (self->service, connection, &error))
+    {
+      g_warning ("Cannot export %s: %s", RI_DBUS_PATH, error->message);
+      stop (self, 1);
+    }
+}
+
+static void
+name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->name_acquired = TRUE;
+  g_message ("Owning %s on the %s bus", name, self->session ? "session" : "system");
+  /* The start-up reindex, through the same path as any request. */
+  if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
+    g_warning ("Cannot start the first reindex: %s", error->message);
+}
+
+static void
+name_lost_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+
+  if (connection == NULL)
+    g_warning ("Cannot connect to the %s bus", self->session ? "session" : "system");
+  else if (self->name_acquired)
+    g_message ("Lost the name %s (replaced?); stopping", name);
+  else
+    g_warning ("Cannot own %s: another regindexer-daemon runs (use --replace to take over)", name);
+  stop (self, self->name_acquired ? 0 : 1);
+}
+
+static int
+ri_daemon_handle_local_options (GApplication *application, GVariantDict *options)
+{
+  RiDaemon *self = RI_DAEMON (application);
+  g_autoptr(GError) error = NULL;
+
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("regindexer-daemon %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (self->verbose && g_getenv ("G_MESSAGES_DEBUG") == NULL)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  if (self->config_path == NULL)
+    self->config_path = g_strdup (DEFAULT_CONFIG);
+
+  /* A broken configuration stops the daemon before it touches the bus or
+   * the network, with the file, line and column. */
+  self->config = ri_config_load_file (self->config_path, &error);
+  if (self->config == NULL)
+    {
+      g_printerr ("regindexer-daemon: %s\n", error->message);
+      return 1;
+    }
+  for (guint i = 0; self->config->warnings[i]; i++)
+    g_warning ("%s", self->config->warnings[i]);
+  return -1;
+}
+
+static void
+ri_daemon_activate (GApplication *application)
+{
+  RiDaemon *self = RI_DAEMON (application);
+  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
+
+  if (self->scheduler != NULL)
+    return;
+  g_application_hold (application);
+
+  self->scheduler = ri_scheduler_new (self->config);
+  self->service = ri_indexer_service_new (self->scheduler, self->config_path);
+  g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
+
+  self->signal_sources[0] = g_unix_signal_add (SIGTERM, sigterm_cb, self);
+  self->signal_sources[1] = g_unix_signal_add (SIGINT, sigterm_cb, self);
+  self->signal_sources[2] = g_unix_signal_add (SIGHUP, sighup_cb, self);
+
+  if (self->replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  self->owner_id = g_bus_own_name (self->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+                                   RI_DBUS_NAME, flags, bus_acquired_cb, name_acquired_cb,
+                                   name_lost_cb, self, NULL);
+}
+
+static void
+ri_daemon_class_init (RiDaemonClass *klass)
+{
+  GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = ri_daemon_finalize;
+  application_class->handle_local_options = ri_daemon_handle_local_options;
+  application_class->activate = ri_daemon_activate;
+}
+
+static void
+ri_daemon_init (RiDaemon *self)
+{
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &self->config_path,
+      "Configuration file (default: " DEFAULT_CONFIG ")", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &self->verbose, "Log debugging messages", NULL },
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &self->replace, "Replace a running daemon", NULL },
+    { "session", 0, 0, G_OPTION_ARG_NONE, &self->session, "Use the session bus, not the system bus", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Show the version and exit", NULL },
+    { NULL }
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_summary (G_APPLICATION (self),
+                                            "Rebuild container registry indexes on request (org.regindexer.Indexer).");
+}
+
+RiDaemon *
+ri_daemon_new (void)
+{
+  /* NON_UNIQUE: GApplication's own registration uses the session bus;
+   * the daemon owns its name on the bus it is told to use instead. */
+  return g_object_new (RI_TYPE_DAEMON,
+                       "application-id", RI_DBUS_NAME,
+                       "flags", G_APPLICATION_NON_UNIQUE,
+                       NULL);
+}
+
+int
+ri_daemon_get_exit_status (RiDaemon *self)
+{
+  return self->exit_status;
+}

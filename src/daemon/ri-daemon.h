@@ -1,0 +1,13 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define RI_TYPE_DAEMON (ri_daemon_get_type ())
+G_DECLARE_FINAL_TYPE (RiDaemon, ri_daemon, RI, DAEMON, GApplication)
+
+RiDaemon *ri_daemon_new             (void);
+int       ri_daemon_get_exit_status (RiDaemon *self);
+
+G_END_DECLS

@@ -1,0 +1,380 @@
+#define G_LOG_DOMAIN "Scheduler"
+
+#include "config.h"
+
+#include "ri-error.h"
+#include "ri-indexer.h"
+#include "ri-scheduler.h"
+
+/**
+ * RiScheduler:
+ *
+ * Turns reindex requests (from D-Bus, fedmsg, start-up) into runs of the
+ * engine, one at a time. A request while a run is going joins the single
+ * follow-up run, so a burst of requests gives at most two runs.
+ *
+ * Signals:
+ * - `job-started` (guint64 job, GStrv indexes)
+ * - `index-done` (const RiIndexReport *report)
+ * - `job-finished` (guint64 job, RiRunReport *report (nullable), const char *error (nullable))
+ * - `state-changed` () when it starts or stops running
+ * - `drained` () after ri_scheduler_shutdown(), once nothing runs
+ */
+
+typedef struct {
+  guint64 id;
+  GPtrArray *names;         /* (owned) (nullable) NULL means every index */
+} Job;
+
+struct _RiScheduler {
+  GObject parent_instance;
+
+  RiConfig *config;         /* (owned) */
+  RiIndexer *indexer;       /* (owned) */
+  GCancellable *cancellable;/* (owned) (nullable) of the run going on */
+  Job *current;             /* (owned) (nullable) */
+  Job *pending;             /* (owned) (nullable) */
+  guint64 next_id;
+  guint64 last_job;
+  RiRunReport *last_report; /* (owned) (nullable) */
+  char *last_error;         /* (owned) (nullable) */
+  GHashTable *index_status; /* (owned) name → RiIndexStatus */
+  gboolean shutting_down;
+  guint start_source;
+};
+
+G_DEFINE_TYPE (RiScheduler, ri_scheduler, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_JOB_STARTED,
+  SIGNAL_INDEX_DONE,
+  SIGNAL_JOB_FINISHED,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_DRAINED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void start_pending (RiScheduler *self);
+
+static void
+job_free (Job *job)
+{
+  g_clear_pointer (&job->names, g_ptr_array_unref);
+  g_free (job);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
+
+static void
+index_status_free (RiIndexStatus *status)
+{
+  g_free (status->last_error);
+  g_free (status);
+}
+
+static void
+ri_scheduler_dispose (GObject *object)
+{
+  RiScheduler *self = RI_SCHEDULER (object);
+
+  g_clear_handle_id (&self->start_source, g_source_remove);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  G_OBJECT_CLASS (ri_scheduler_parent_class)->dispose (object);
+}
+
+static void
+ri_scheduler_finalize (GObject *object)
+{
+  RiScheduler *self = RI_SCHEDULER (object);
+
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->current, job_free);
+  g_clear_pointer (&self->pending, job_free);
+  g_clear_object (&self->indexer);
+  g_clear_pointer (&self->config, ri_config_unref);
+  g_clear_pointer (&self->last_report, ri_run_report_unref);
+  g_free (self->last_error);
+  g_hash_table_unref (self->index_status);
+  G_OBJECT_CLASS (ri_scheduler_parent_class)->finalize (object);
+}
+
+static void
+ri_scheduler_class_init (RiSchedulerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ri_scheduler_dispose;
+  object_class->finalize = ri_scheduler_finalize;
+
+  signals[SIGNAL_JOB_STARTED] =
+    g_signal_new ("job-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRV);
+  signals[SIGNAL_INDEX_DONE] =
+    g_signal_new ("index-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_JOB_FINISHED] =
+    g_signal_new ("job-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_UINT64, RI_TYPE_RUN_REPORT, G_TYPE_STRING);
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  signals[SIGNAL_DRAINED] =
+    g_signal_new ("drained", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+}
+
+static void
+ri_scheduler_init (RiScheduler *self)
+{
+  self->next_id = 1;
+  self->indexer = ri_indexer_new ();
+  self->index_status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) index_status_free);
+}
+
+static void
+index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_data)
+{
+  RiScheduler *self = user_data;
+  RiIndexStatus *status = ri_scheduler_get_index_status (self, report->name);
+  gint64 now = g_get_real_time ();
+
+  if (report->success)
+    {
+      status->last_write_us = now;
+      if (report->changed)
+        status->last_changed_us = now;
+      status->images = report->counts.images;
+      status->repositories = report->counts.repositories;
+      g_clear_pointer (&status->last_error, g_free);
+    }
+  else
+    {
+      g_free (status->last_error);
+      status->last_error = g_strdup (report->error);
+    }
+  g_signal_emit (self, signals[SIGNAL_INDEX_DONE], 0, report);
+}
+
+RiScheduler *
+ri_scheduler_new (RiConfig *config)
+{
+  RiScheduler *self = g_object_new (RI_TYPE_SCHEDULER, NULL);
+
+  self->config = ri_config_ref (config);
+  g_signal_connect_object (self->indexer, "index-done", G_CALLBACK (index_done_cb), self, 0);
+  return self;
+}
+
+RiConfig *
+ri_scheduler_get_config (RiScheduler *self)
+{
+  return self->config;
+}
+
+/* A run in progress keeps the configuration it started with (the
+ * indexer holds its own reference); the next run uses this one. */
+void
+ri_scheduler_set_config (RiScheduler *self, RiConfig *config)
+{
+  g_clear_pointer (&self->config, ri_config_unref);
+  self->config = ri_config_ref (config);
+}
+
+static GStrv
+job_names (RiScheduler *self, const Job *job)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (job->names == NULL)
+    for (guint i = 0; i < self->config->indexes->len; i++)
+      g_strv_builder_add (builder, ((RiIndexConfig *) g_ptr_array_index (self->config->indexes, i))->name);
+  else
+    for (guint i = 0; i < job->names->len; i++)
+      g_strv_builder_add (builder, g_ptr_array_index (job->names, i));
+  return g_strv_builder_end (builder);
+}
+
+static void
+run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(RiScheduler) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiRunReport) report = ri_indexer_run_finish (RI_INDEXER (source), result, &error);
+  g_autoptr(Job) job = g_steal_pointer (&self->current);
+  GString *errors = g_string_new (NULL);
+
+  g_clear_object (&self->cancellable);
+  if (report != NULL)
+    for (guint i = 0; i < report->indexes->len; i++)
+      {
+        RiIndexReport *index = g_ptr_array_index (report->indexes, i);
+        if (!index->success)
+          g_string_append_printf (errors, "%s%s", errors->len ? "; " : "", index->error);
+      }
+  else
+    g_string_append (errors, error->message);
+
+  self->last_job = job->id;
+  g_clear_pointer (&self->last_report, ri_run_report_unref);
+  self->last_report = report ? ri_run_report_ref (report) : NULL;
+  g_free (self->last_error);
+  self->last_error = g_string_free (errors, FALSE);
+
+  if (report != NULL && report->success)
+    g_message ("Job %" G_GUINT64_FORMAT ": %s", job->id, report->message);
+  else
+    g_warning ("Job %" G_GUINT64_FORMAT " failed: %s", job->id, self->last_error);
+
+  g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, job->id, report,
+                 report != NULL && report->success ? NULL : self->last_error);
+
+  if (self->pending != NULL && !self->shutting_down)
+    start_pending (self);
+  else
+    {
+      g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+      if (self->shutting_down)
+        g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+    }
+}
+
+static void
+start_pending (RiScheduler *self)
+{
+  g_auto(GStrv) names = NULL;
+  gboolean was_running = self->current != NULL;
+
+  g_assert (self->pending != NULL);
+  self->current = g_steal_pointer (&self->pending);
+  self->cancellable = g_cancellable_new ();
+  names = job_names (self, self->current);
+
+  g_message ("Job %" G_GUINT64_FORMAT ": indexing %s", self->current->id,
+             self->current->names ? "some indexes" : "all indexes");
+  if (!was_running)
+    g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+  g_signal_emit (self, signals[SIGNAL_JOB_STARTED], 0, self->current->id, names);
+  ri_indexer_run_async (self->indexer, self->config,
+                        self->current->names ? (const char * const *) names : NULL,
+                        self->cancellable, run_cb, g_object_ref (self));
+}
+
+static gboolean
+start_cb (gpointer user_data)
+{
+  RiScheduler *self = user_data;
+
+  self->start_source = 0;
+  if (self->current == NULL && self->pending != NULL && !self->shutting_down)
+    start_pending (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+merge_names (Job *job, const char * const *names)
+{
+  if (names == NULL || names[0] == NULL)
+    {
+      g_clear_pointer (&job->names, g_ptr_array_unref);
+      return;
+    }
+  if (job->names == NULL)
+    return; /* already everything */
+  for (guint i = 0; names[i]; i++)
+    if (!g_ptr_array_find_with_equal_func (job->names, names[i], g_str_equal, NULL))
+      g_ptr_array_add (job->names, g_strdup (names[i]));
+}
+
+/* Returns the job id that will serve the request, or 0 with @error. */
+guint64
+ri_scheduler_request (RiScheduler *self, const char * const *names, GError **error)
+{
+  if (self->shutting_down)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
+      return 0;
+    }
+  if (!ri_indexer_check_names (self->config, names, error))
+    return 0;
+
+  if (self->pending == NULL)
+    {
+      self->pending = g_new0 (Job, 1);
+      self->pending->id = self->next_id++;
+      self->pending->names = g_ptr_array_new_with_free_func (g_free);
+      if (names == NULL || names[0] == NULL)
+        g_clear_pointer (&self->pending->names, g_ptr_array_unref);
+      else
+        merge_names (self->pending, names);
+    }
+  else
+    merge_names (self->pending, names);
+
+  /* Started from the main loop, so that the caller can answer (and hand
+   * out the job id) before the first signal about the job is emitted. */
+  if (self->current == NULL && self->start_source == 0)
+    self->start_source = g_idle_add (start_cb, self);
+  return self->pending->id;
+}
+
+void
+ri_scheduler_shutdown (RiScheduler *self)
+{
+  self->shutting_down = TRUE;
+  g_clear_handle_id (&self->start_source, g_source_remove);
+  g_clear_pointer (&self->pending, job_free);
+  if (self->current != NULL)
+    g_cancellable_cancel (self->cancellable);
+  else
+    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+}
+
+gboolean
+ri_scheduler_is_running (RiScheduler *self)
+{
+  return self->current != NULL;
+}
+
+guint64
+ri_scheduler_get_current_job (RiScheduler *self)
+{
+  return self->current ? self->current->id : 0;
+}
+
+guint64
+ri_scheduler_get_pending_job (RiScheduler *self)
+{
+  return self->pending ? self->pending->id : 0;
+}
+
+guint64
+ri_scheduler_get_last_job (RiScheduler *self)
+{
+  return self->last_job;
+}
+
+RiRunReport *
+ri_scheduler_get_last_report (RiScheduler *self)
+{
+  return self->last_report;
+}
+
+const char *
+ri_scheduler_get_last_error (RiScheduler *self)
+{
+  return self->last_error ? self->last_error : "";
+}
+
+RiIndexStatus *
+ri_scheduler_get_index_status (RiScheduler *self, const char *name)
+{
+  RiIndexStatus *status = g_hash_table_lookup (self->index_status, name);
+
+  if (status == NULL)
+    {
+      status = g_new0 (RiIndexStatus, 1);
+      g_hash_table_insert (self->index_status, g_strdup (name), status);
+    }
+  return status;
+}
