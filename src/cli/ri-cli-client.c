@@ -334,10 +334,10 @@ ri_cli_status (RiCliOptions *options)
   if (connection != NULL)
     proxy = ri_dbus_indexer_proxy_new_sync (connection,
                                             G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                            G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
-                                            G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                            G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
                                             RI_DBUS_NAME, RI_DBUS_PATH, NULL, &error);
-  if (proxy == NULL || !ri_dbus_indexer_call_get_status_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &status, NULL, &error))
+  if (proxy == NULL || !ri_dbus_indexer_call_get_status_sync (proxy, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                                                                  &status, NULL, &error))
     {
       if (is_absent (error))
         g_printerr (_("regindexer: regindexer-daemon is not running\n"));

@@ -13,6 +13,11 @@
  * engine, one at a time. A request while a run is going joins the single
  * follow-up run, so a burst of requests gives at most two runs.
  *
+ * A run starts once requests have settled (SETTLE_MS without a new one),
+ * and at the latest MAX_SETTLE_MS after the first request it serves: when
+ * runs are quick, a run finishing in the middle of a burst would otherwise
+ * start the follow-up too early, and the rest of the burst a third run.
+ *
  * Signals:
  * - `job-started` (guint64 job, GStrv indexes)
  * - `index-done` (const RiIndexReport *report)
@@ -21,8 +26,12 @@
  * - `drained` () after ri_scheduler_shutdown(), once nothing runs
  */
 
+#define SETTLE_MS 200
+#define MAX_SETTLE_MS 2000
+
 typedef struct {
   guint64 id;
+  gint64 first_request_us;  /* monotonic */
   GPtrArray *names;         /* (owned) (nullable) NULL means every index */
 } Job;
 
@@ -56,6 +65,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_pending (RiScheduler *self);
+static void schedule_start (RiScheduler *self);
 
 static void
 job_free (Job *job)
@@ -229,31 +239,27 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, job->id, report,
                  report != NULL && report->success ? NULL : self->last_error);
 
-  if (self->pending != NULL && !self->shutting_down)
-    start_pending (self);
-  else
-    {
-      g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
-      if (self->shutting_down)
-        g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
-    }
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+  if (self->shutting_down)
+    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+  else if (self->pending != NULL)
+    schedule_start (self);
 }
 
 static void
 start_pending (RiScheduler *self)
 {
   g_auto(GStrv) names = NULL;
-  gboolean was_running = self->current != NULL;
 
   g_assert (self->pending != NULL);
+  g_assert (self->current == NULL);
   self->current = g_steal_pointer (&self->pending);
   self->cancellable = g_cancellable_new ();
   names = job_names (self, self->current);
 
   g_message ("Job %" G_GUINT64_FORMAT ": indexing %s", self->current->id,
              self->current->names ? "some indexes" : "all indexes");
-  if (!was_running)
-    g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   g_signal_emit (self, signals[SIGNAL_JOB_STARTED], 0, self->current->id, names);
   ri_indexer_run_async (self->indexer, self->config,
                         self->current->names ? (const char * const *) names : NULL,
@@ -269,6 +275,20 @@ start_cb (gpointer user_data)
   if (self->current == NULL && self->pending != NULL && !self->shutting_down)
     start_pending (self);
   return G_SOURCE_REMOVE;
+}
+
+/* (Re)arms the start of the pending run: SETTLE_MS from now, but never
+ * later than MAX_SETTLE_MS after its first request. */
+static void
+schedule_start (RiScheduler *self)
+{
+  gint64 waited_ms = (g_get_monotonic_time () - self->pending->first_request_us) / 1000;
+  gint64 delay_ms = MIN (SETTLE_MS, MAX (0, MAX_SETTLE_MS - waited_ms));
+
+  if (self->current != NULL)
+    return; /* started when the current run finishes */
+  g_clear_handle_id (&self->start_source, g_source_remove);
+  self->start_source = g_timeout_add ((guint) delay_ms, start_cb, self);
 }
 
 static void
@@ -302,6 +322,7 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
     {
       self->pending = g_new0 (Job, 1);
       self->pending->id = self->next_id++;
+      self->pending->first_request_us = g_get_monotonic_time ();
       self->pending->names = g_ptr_array_new_with_free_func (g_free);
       if (names == NULL || names[0] == NULL)
         g_clear_pointer (&self->pending->names, g_ptr_array_unref);
@@ -313,8 +334,7 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
 
   /* Started from the main loop, so that the caller can answer (and hand
    * out the job id) before the first signal about the job is emitted. */
-  if (self->current == NULL && self->start_source == 0)
-    self->start_source = g_idle_add (start_cb, self);
+  schedule_start (self);
   return self->pending->id;
 }
 

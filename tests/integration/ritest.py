@@ -181,3 +181,180 @@ def wait_for(predicate, timeout=30, interval=0.05, message="condition"):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- D-Bus: a private bus, the daemon, and a client that records signals ---
+
+def _gi():
+    try:
+        import gi
+        gi.require_version("Gio", "2.0")
+        from gi.repository import Gio, GLib
+        return Gio, GLib
+    except (ImportError, ValueError):
+        skip_or_fail("python3-gi is not installed")
+
+
+DBUS_NAME = "org.regindexer.Indexer"
+DBUS_PATH = "/org/regindexer/Indexer"
+DBUS_INTERFACE = "org.regindexer.Indexer"
+
+
+class Bus:
+    """A dbus-daemon of our own, on a socket in a temporary directory."""
+
+    def __init__(self, directory, config_file=None):
+        if not os.path.exists("/usr/bin/dbus-daemon"):
+            skip_or_fail("dbus-daemon is not installed")
+        os.makedirs(directory, exist_ok=True)
+        args = ["/usr/bin/dbus-daemon", "--nofork", "--print-address=1"]
+        if config_file:
+            args.append("--config-file=" + config_file)
+        else:
+            args += ["--session", "--address=unix:dir=" + directory]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        stdin=subprocess.DEVNULL, text=True)
+        self.address = self.process.stdout.readline().strip()
+        if not self.address:
+            self.process.wait(timeout=10)
+            raise RuntimeError("dbus-daemon did not start (exit status %s)" % self.process.returncode)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+class Daemon:
+    """regindexer-daemon from the build tree, logging to a file."""
+
+    def __init__(self, bus, config, log_path, extra_args=()):
+        env = dict(os.environ)
+        env.update({"DBUS_SESSION_BUS_ADDRESS": bus.address, "G_DEBUG": "fatal-criticals",
+                    "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8"})
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen([DAEMON, "--session", "-c", config] + list(extra_args),
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env)
+
+    def stop(self, timeout=30):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+                raise AssertionError("regindexer-daemon did not stop within %ss of SIGTERM" % timeout)
+        self.log.close()
+        return self.process.returncode
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+class Client:
+    """A connection to the bus that calls the daemon and records its signals."""
+
+    def __init__(self, address):
+        self.Gio, self.GLib = _gi()
+        Gio = self.Gio
+        self.connection = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.signals = []
+        self.subscription = self.connection.signal_subscribe(
+            DBUS_NAME, None, None, DBUS_PATH, None, Gio.DBusSignalFlags.NONE, self._on_signal)
+
+    def _on_signal(self, connection, sender, path, interface, name, parameters):
+        self.signals.append((interface, name, parameters.unpack()))
+
+    def close(self):
+        self.connection.signal_unsubscribe(self.subscription)
+        self.connection.close_sync(None)
+
+    def iterate_until(self, predicate, timeout=60, message="condition"):
+        context = self.GLib.MainContext.default()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            context.iteration(False) or time.sleep(0.01)
+        raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
+
+    def call(self, method, signature=None, args=None, interface=DBUS_INTERFACE):
+        GLib = self.GLib
+        parameters = GLib.Variant(signature, args) if signature else None
+        result = self.connection.call_sync(DBUS_NAME, DBUS_PATH, interface, method, parameters,
+                                           None, self.Gio.DBusCallFlags.NONE, 30000, None)
+        return result.unpack() if result is not None else None
+
+    def call_error(self, method, signature=None, args=None):
+        """Calls METHOD expecting an error; returns (D-Bus error name, message)."""
+        try:
+            self.call(method, signature, args)
+        except self.GLib.Error as e:
+            return self.Gio.DBusError.get_remote_error(e), e.message
+        raise AssertionError("%s succeeded" % method)
+
+    def reindex(self, indexes=()):
+        return self.call("Reindex", "(asa{sv})", (list(indexes), {}))[0]
+
+    def status(self):
+        return self.call("GetStatus")[0]
+
+    def wait_for_name(self, timeout=30):
+        def owned():
+            result = self.connection.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                               "org.freedesktop.DBus", "NameHasOwner",
+                                               self.GLib.Variant("(s)", (DBUS_NAME,)), None,
+                                               self.Gio.DBusCallFlags.NONE, 5000, None)
+            return result.unpack()[0]
+        self.iterate_until(owned, timeout, "the daemon to own its name")
+
+    def finished(self, job):
+        for interface, name, args in self.signals:
+            if name == "ReindexFinished" and args[0] == job:
+                return args
+        return None
+
+    def wait_finished(self, job, timeout=60):
+        return self.iterate_until(lambda: self.finished(job), timeout, "ReindexFinished(%d)" % job)
+
+    def wait_idle(self, timeout=60):
+        """Waits until nothing runs or is queued, and until this client has
+        seen the signals of the last run (they may still be in flight)."""
+        def idle():
+            status = self.status()
+            return status if status["state"] == "idle" and status["pending-job"] == 0 else None
+        status = self.iterate_until(idle, timeout, "the daemon to be idle")
+        if status["last-job"]:
+            self.wait_finished(status["last-job"], timeout)
+
+
+class DaemonTestCase(RegistryTestCase):
+    """A registry for the class; a bus, a daemon and a client for each test."""
+
+    def start_daemon(self, config_text, extra_args=(), wait=True):
+        self.config_path = self.write_config(config_text)
+        self.bus = Bus(self.path("bus"))
+        self.addCleanup(self.bus.stop)
+        self.daemon = Daemon(self.bus, self.config_path, self.path("daemon.log"), extra_args)
+        self.addCleanup(self._stop_daemon)
+        self.client = Client(self.bus.address)
+        self.addCleanup(self.client.close)
+        if wait:
+            self.client.wait_for_name()
+            self.client.wait_idle()
+        return self.daemon
+
+    def _stop_daemon(self):
+        status = self.daemon.stop()
+        output = self.daemon.output()
+        # Criticals abort the daemon (G_DEBUG=fatal-criticals); say so.
+        if "CRITICAL" in output or status not in (0, None):
+            raise AssertionError("regindexer-daemon exited %s:\n%s" % (status, output))

@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""regindexer-daemon on a private bus with a real registry: Reindex and its
+signals, coalescing, errors, status, reload, SIGTERM, busctl, the CLI."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import ritest
+from ritest import ri_testdata
+
+OLD = '{"Registry": "old", "Results": []}\n'
+
+
+class DaemonTest(ritest.DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.push([
+            {"repository": "org.example.app", "tags": ["latest"], "architecture": "amd64",
+             "labels": ri_testdata.flatpak_labels("org.example.App", "amd64")},
+            {"repository": "tools/base", "tags": ["latest", "1"], "architecture": "arm64", "labels": {}},
+        ])
+
+    def config(self, extra=""):
+        return ("indexes:\n"
+                "  flatpak:\n    output: out/flatpak.json\n    registry: %(url)s\n"
+                "    required_labels: ['org.flatpak.ref']\n"
+                "  all:\n    output: out/all.json\n    registry: %(url)s\n    tags: ['*']\n"
+                % {"url": self.registry.url}) + extra
+
+    def test_startup_run_and_reindex_signals(self):
+        self.start_daemon(self.config(), wait=False)
+        self.client.wait_for_name()
+        # One run at start-up, job 1.
+        finished = self.client.wait_finished(1)
+        self.assertTrue(finished[1], finished)
+        self.client.signals.clear()
+
+        job = self.client.reindex()
+        self.assertEqual(job, 2)
+        finished = self.client.wait_finished(job)
+        self.assertEqual(finished[1:3], (True, "2 indexes written (0 changed) in %s" % finished[2].split(" in ")[1]))
+        names = [(name, args) for _, name, args in self.client.signals if name != "PropertiesChanged"]
+        self.assertEqual(names[0], ("ReindexStarted", (job, ["flatpak", "all"])))
+        self.assertEqual(sorted(n[1] for n in names[1:3]),
+                         [("all", self.path("out", "all.json")), ("flatpak", self.path("out", "flatpak.json"))])
+        self.assertTrue(all(n[0] == "IndexWritten" for n in names[1:3]))
+        self.assertEqual(names[3][0], "ReindexFinished")
+        self.assertEqual(len(names), 4)
+        details = finished[3]
+        self.assertEqual(details["indexes"]["all"]["images"], 2)
+        self.assertEqual(details["indexes"]["flatpak"]["repositories"], 1)
+        self.assertFalse(details["indexes"]["all"]["changed"])
+
+        document, _ = self.load("out", "all.json")
+        self.assertEqual([r["Name"] for r in document["Results"]], ["org.example.app", "tools/base"])
+
+        # State went indexing → idle through PropertiesChanged.
+        states = [args[1]["State"] for _, name, args in self.client.signals
+                  if name == "PropertiesChanged" and "State" in args[1]]
+        self.assertEqual(states, ["indexing", "idle"])
+
+    def test_some_indexes(self):
+        self.start_daemon(self.config())
+        os.unlink(self.path("out", "all.json"))
+        job = self.client.reindex(["flatpak"])
+        finished = self.client.wait_finished(job)
+        self.assertEqual(list(finished[3]["indexes"]), ["flatpak"])
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
+    def test_burst_coalesces(self):
+        self.start_daemon(self.config())
+        self.client.signals.clear()
+        GLib = self.client.GLib
+        replies = []
+
+        def done(connection, result):
+            replies.append(connection.call_finish(result).unpack()[0])
+
+        for i in range(100):
+            self.client.connection.call(ritest.DBUS_NAME, ritest.DBUS_PATH, ritest.DBUS_INTERFACE, "Reindex",
+                                        GLib.Variant("(asa{sv})", ([] if i % 2 else ["all"], {})), None,
+                                        self.client.Gio.DBusCallFlags.NONE, 30000, None, done)
+        self.client.iterate_until(lambda: len(replies) == 100, message="100 replies")
+        jobs = sorted(set(replies))
+        self.assertLessEqual(len(jobs), 2)
+        self.client.wait_finished(jobs[-1])
+        self.client.wait_idle()
+        started = [args[0] for _, name, args in self.client.signals if name == "ReindexStarted"]
+        self.assertEqual(started, jobs)
+        # The follow-up run serves the union: every index.
+        last = [args for _, name, args in self.client.signals if name == "ReindexStarted"][-1]
+        self.assertEqual(sorted(last[1]), ["all", "flatpak"])
+
+    def test_errors(self):
+        self.start_daemon(self.config())
+        name, message = self.client.call_error("Reindex", "(asa{sv})", (["flatpak", "nope"], {}))
+        self.assertEqual(name, "org.regindexer.Indexer.Error.NotFound")
+        self.assertIn("There is no index 'nope'", message)
+        self.assertEqual(self.client.status()["pending-job"], 0)
+        name, message = self.client.call_error("Reindex", "(asa{sv})", ([], {"frobnicate": self.client.GLib.Variant("b", True)}))
+        self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs")
+        self.assertIn("frobnicate", message)
+
+    def test_status_after_success_and_failure(self):
+        self.start_daemon(self.config("  broken:\n    output: out/broken.json\n    registry: %s\n"
+                                      % ritest.closed_port_url()))
+        status = self.client.status()
+        self.assertEqual(status["state"], "idle")
+        self.assertEqual(status["last-job"], 1)
+        self.assertFalse(status["last-success"])
+        self.assertIn("/v2/_catalog", status["last-error"])
+        self.assertEqual(status["config-path"], self.config_path)
+        self.assertGreater(status["last-finished"], status["last-started"])
+        indexes = status["indexes"]
+        self.assertEqual(indexes["all"]["images"], 2)
+        self.assertEqual(indexes["all"]["repositories"], 2)
+        self.assertEqual(indexes["all"]["last-error"], "")
+        self.assertGreater(indexes["all"]["last-write"], 0)
+        self.assertEqual(indexes["broken"]["last-write"], 0)
+        self.assertIn("Index 'broken' not written", indexes["broken"]["last-error"])
+        # One catalog page from the registry, three attempts at the dead one.
+        self.assertEqual(status["requests"]["catalog"], 4)
+        self.assertEqual(status["requests"]["retries"], 2)
+
+        job = self.client.reindex(["all", "flatpak"])
+        finished = self.client.wait_finished(job)
+        self.assertTrue(finished[1])
+        status = self.client.status()
+        self.assertTrue(status["last-success"])
+        self.assertEqual(status["last-error"], "")
+        self.assertEqual(self.client.call("Get", "(ss)", (ritest.DBUS_INTERFACE, "Version"),
+                                          interface="org.freedesktop.DBus.Properties")[0], "0.1.0")
+
+    def test_reload(self):
+        self.start_daemon(self.config())
+        with open(self.config_path, "a") as f:
+            f.write("  extra:\n    output: out/extra.json\n    registry: %s\n" % self.registry.url)
+        self.client.call("Reload")
+        job = self.client.reindex(["extra"])
+        self.assertTrue(self.client.wait_finished(job)[1])
+        self.assertTrue(os.path.exists(self.path("out", "extra.json")))
+
+        with open(self.config_path, "a") as f:
+            f.write("  worse:\n    output: [1]\n")
+        name, message = self.client.call_error("Reload")
+        self.assertEqual(name, "org.regindexer.Indexer.Error.Config")
+        self.assertIn("%s:14:13: 'output' must be a string" % self.config_path, message)
+        # The previous configuration is still in use.
+        job = self.client.reindex(["extra"])
+        self.assertTrue(self.client.wait_finished(job)[1])
+
+        # SIGHUP with a broken file: logged, nothing else changes.
+        self.daemon.process.send_signal(signal.SIGHUP)
+        self.client.iterate_until(lambda: "Keeping the previous configuration" in self.daemon.output(),
+                                  message="the reload to be refused")
+        self.assertIn("extra", self.client.status()["indexes"])
+
+    def test_second_daemon_and_replace(self):
+        self.start_daemon(self.config())
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address)
+        second = subprocess.run([ritest.DAEMON, "--session", "-c", self.config_path], env=env, timeout=60,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(second.returncode, 1, second.stdout)
+        self.assertIn("another regindexer-daemon runs (use --replace to take over)", second.stdout)
+
+        replacement = ritest.Daemon(self.bus, self.config_path, self.path("replacement.log"), ["--replace"])
+        try:
+            self.assertEqual(self.daemon.process.wait(timeout=60), 0)
+            self.client.wait_for_name()
+        finally:
+            replacement.stop()
+
+    def test_sigterm_mid_run(self):
+        # A registry that answers slowly keeps the run going while we stop it.
+        os.makedirs(self.path("out"))
+        with open(self.path("out", "slow.json"), "w") as f:
+            f.write(OLD)
+
+        def slow(path):
+            time.sleep(0.2)
+            if path.startswith("/v2/_catalog"):
+                return 200, {"Content-Type": "application/json"}, json.dumps(
+                    {"repositories": ["r%d" % i for i in range(200)]}).encode()
+            return 200, {}, b'{"name": "r", "tags": ["latest"]}'
+
+        stub = ritest.StubServer(slow)
+        self.addCleanup(stub.close)
+        self.start_daemon("indexes:\n  slow:\n    output: out/slow.json\n    registry: %s\n" % stub.url, wait=False)
+        self.client.wait_for_name()
+        self.client.iterate_until(lambda: any(n == "ReindexStarted" for _, n, _ in self.client.signals),
+                                  message="the run to start")
+        self.client.iterate_until(lambda: len(stub.requests) > 2, message="requests to the registry")
+        self.daemon.process.send_signal(signal.SIGTERM)
+        self.assertEqual(self.daemon.process.wait(timeout=30), 0)
+        self.client.iterate_until(lambda: self.client.finished(1), timeout=10, message="ReindexFinished(1)")
+        finished = self.client.finished(1)
+        self.assertFalse(finished[1])
+        with open(self.path("out", "slow.json")) as f:
+            self.assertEqual(f.read(), OLD)
+        self.assertEqual(os.listdir(self.path("out")), ["slow.json"])
+
+    def test_busctl(self):
+        if not shutil.which("busctl"):
+            ritest.skip_or_fail("busctl is not installed")
+        self.start_daemon(self.config())
+        result = subprocess.run(["busctl", "--address=" + self.bus.address, "call", ritest.DBUS_NAME,
+                                 ritest.DBUS_PATH, ritest.DBUS_INTERFACE, "Reindex", "asa{sv}", "0", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), "t 2")
+        self.assertTrue(self.client.wait_finished(2)[1])
+        result = subprocess.run(["busctl", "--address=" + self.bus.address, "call", ritest.DBUS_NAME,
+                                 ritest.DBUS_PATH, ritest.DBUS_INTERFACE, "Reindex", "asa{sv}", "1", "nope", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("There is no index 'nope'", result.stderr)
+
+    def test_cli_through_the_daemon(self):
+        self.start_daemon(self.config())
+        env = {"DBUS_SESSION_BUS_ADDRESS": self.bus.address}
+        result = ritest.run_cli("--session", "index", "all", env=env, check=0)
+        self.assertIn("Job 2 started: all", result.stdout)
+        self.assertIn("all: 2 repositories, 2 images (unchanged)", result.stdout)
+        self.assertNotIn("in-process", result.stderr)
+        result = ritest.run_cli("--session", "index", "nope", env=env, check=2)
+        self.assertIn("There is no index 'nope'", result.stderr)
+        result = ritest.run_cli("--session", "--no-wait", "index", env=env, check=0)
+        self.assertRegex(result.stdout, r"Queued as job \d+")
+        result = ritest.run_cli("--session", "status", "--json", env=env, check=0)
+        status = json.loads(result.stdout)
+        self.assertEqual(status["config-path"], self.config_path)
+        self.assertEqual(status["indexes"]["all"]["images"], 2)
+        result = ritest.run_cli("--session", "status", env=env, check=0)
+        self.assertIn("Configuration: %s" % self.config_path, result.stdout)
+
+    def test_cli_without_a_daemon(self):
+        config = self.write_config(self.config())
+        bus = ritest.Bus(self.path("bus"))
+        self.addCleanup(bus.stop)
+        env = {"DBUS_SESSION_BUS_ADDRESS": bus.address}
+        result = ritest.run_cli("--session", "-c", config, "index", env=env, check=0)
+        self.assertIn("regindexer-daemon is not running; indexing in-process", result.stderr)
+        self.assertTrue(os.path.exists(self.path("out", "all.json")))
+        result = ritest.run_cli("--session", "--no-wait", "index", env=env, check=1)
+        self.assertIn("not running", result.stderr)
+        result = ritest.run_cli("--session", "status", env=env, check=1)
+        self.assertIn("not running", result.stderr)
+        # No bus at all: in-process too.
+        result = ritest.run_cli("--session", "-c", config, "index", check=0,
+                                env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=" + self.path("no-bus")})
+        self.assertIn("indexing in-process", result.stderr)
+
+
+if __name__ == "__main__":
+    ritest.main()
