@@ -7,6 +7,7 @@
 #include "ri-config.h"
 #include "ri-daemon.h"
 #include "ri-dbus-names.h"
+#include "ri-fedmsg-subscriber.h"
 #include "ri-indexer-service.h"
 #include "ri-scheduler.h"
 
@@ -31,6 +32,7 @@ struct _RiDaemon {
   RiConfig *config;           /* (owned) (nullable) until loaded */
   RiScheduler *scheduler;     /* (owned) (nullable) */
   RiIndexerService *service;  /* (owned) (nullable) */
+  RiFedmsgSubscriber *fedmsg; /* (owned) (nullable) none without endpoints */
   guint owner_id;
   gboolean name_acquired;
   gboolean stopping;
@@ -49,6 +51,7 @@ ri_daemon_finalize (GObject *object)
     g_clear_handle_id (&self->signal_sources[i], g_source_remove);
   if (self->owner_id != 0)
     g_bus_unown_name (self->owner_id);
+  g_clear_object (&self->fedmsg);
   g_clear_object (&self->service);
   g_clear_object (&self->scheduler);
   g_clear_pointer (&self->config, ri_config_unref);
@@ -78,6 +81,87 @@ stop (RiDaemon *self, int exit_status)
     ri_scheduler_shutdown (self->scheduler); /* releases the application once drained */
   else
     g_application_release (G_APPLICATION (self));
+}
+
+static void
+fedmsg_reindex_cb (RiFedmsgSubscriber *subscriber, const char *reason, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* The same path as a D-Bus request, so bursts coalesce the same way. */
+  if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
+    g_warning ("Cannot queue a reindex: %s", error->message);
+}
+
+static gboolean
+same_strv (GStrv a, GStrv b)
+{
+  return g_strv_equal ((const char * const *) a, (const char * const *) b);
+}
+
+/* (Re)creates the fedmsg subscriber for @config; keeps the counters, and
+ * keeps the old subscriber when the new one cannot be set up. */
+static gboolean
+set_up_fedmsg (RiDaemon *self, RiConfig *config, GError **error)
+{
+  const RiDaemonConfig *daemon = &config->daemon;
+  RiFedmsgSubscriber *subscriber;
+
+  if (self->fedmsg != NULL &&
+      same_strv (ri_fedmsg_subscriber_get_endpoints (self->fedmsg), daemon->endpoints) &&
+      same_strv (ri_fedmsg_subscriber_get_topics (self->fedmsg), daemon->topics))
+    return TRUE;
+  if (daemon->endpoints[0] == NULL)
+    {
+      g_message ("No fedmsg endpoints configured: reindexing only when asked over D-Bus");
+      g_clear_object (&self->fedmsg);
+      return TRUE;
+    }
+  subscriber = ri_fedmsg_subscriber_new (daemon, error);
+  if (subscriber == NULL)
+    return FALSE;
+  if (self->fedmsg != NULL)
+    ri_fedmsg_subscriber_set_counters (subscriber, ri_fedmsg_subscriber_get_counters (self->fedmsg));
+  g_clear_object (&self->fedmsg);
+  self->fedmsg = subscriber;
+  g_signal_connect (subscriber, "reindex", G_CALLBACK (fedmsg_reindex_cb), self);
+  {
+    g_autofree char *endpoints = g_strjoinv (", ", daemon->endpoints);
+    g_autofree char *topics = g_strjoinv (", ", daemon->topics);
+    g_message ("Listening for fedmsg on %s for %s", endpoints, topics);
+  }
+  return TRUE;
+}
+
+static void
+extend_status (GVariantDict *status, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  const RiFedmsgCounters *counters;
+  g_auto(GVariantDict) fedmsg = G_VARIANT_DICT_INIT (NULL);
+
+  if (self->fedmsg == NULL)
+    return;
+  counters = ri_fedmsg_subscriber_get_counters (self->fedmsg);
+  g_variant_dict_insert (&fedmsg, "endpoints", "^as", ri_fedmsg_subscriber_get_endpoints (self->fedmsg));
+  g_variant_dict_insert (&fedmsg, "topics", "^as", ri_fedmsg_subscriber_get_topics (self->fedmsg));
+  g_variant_dict_insert (&fedmsg, "received", "t", counters->received);
+  g_variant_dict_insert (&fedmsg, "matched", "t", counters->matched);
+  g_variant_dict_insert (&fedmsg, "ignored", "t", counters->ignored);
+  g_variant_dict_insert (&fedmsg, "malformed", "t", counters->malformed);
+  g_variant_dict_insert (&fedmsg, "last-received", "x", counters->last_received_us);
+  g_variant_dict_insert_value (status, "fedmsg", g_variant_dict_end (&fedmsg));
+}
+
+static void
+config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_data)
+{
+  RiDaemon *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!set_up_fedmsg (self, config, &error))
+    g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
 }
 
 static gboolean
@@ -183,6 +267,17 @@ ri_daemon_activate (GApplication *application)
   self->scheduler = ri_scheduler_new (self->config);
   self->service = ri_indexer_service_new (self->scheduler, self->config_path);
   g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
+  g_signal_connect (self->service, "config-reloaded", G_CALLBACK (config_reloaded_cb), self);
+  ri_indexer_service_set_status_extender (self->service, extend_status, self);
+  {
+    g_autoptr(GError) error = NULL;
+    if (!set_up_fedmsg (self, self->config, &error))
+      {
+        g_printerr ("regindexer-daemon: %s\n", error->message);
+        stop (self, 1);
+        return;
+      }
+  }
 
   self->signal_sources[0] = g_unix_signal_add (SIGTERM, sigterm_cb, self);
   self->signal_sources[1] = g_unix_signal_add (SIGINT, sigterm_cb, self);

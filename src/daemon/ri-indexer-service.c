@@ -27,6 +27,12 @@ struct _RiIndexerService {
 
 G_DEFINE_TYPE (RiIndexerService, ri_indexer_service, G_TYPE_OBJECT)
 
+enum {
+  SIGNAL_CONFIG_RELOADED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
 static void
 ri_indexer_service_finalize (GObject *object)
 {
@@ -44,6 +50,11 @@ static void
 ri_indexer_service_class_init (RiIndexerServiceClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = ri_indexer_service_finalize;
+
+  /* After a successful reload, with the new RiConfig. */
+  signals[SIGNAL_CONFIG_RELOADED] =
+    g_signal_new ("config-reloaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, RI_TYPE_CONFIG);
 }
 
 static void
@@ -168,6 +179,7 @@ ri_indexer_service_reload (RiIndexerService *self, GError **error)
   for (guint i = 0; config->warnings[i]; i++)
     g_warning ("%s", config->warnings[i]);
   ri_scheduler_set_config (self->scheduler, config);
+  g_signal_emit (self, signals[SIGNAL_CONFIG_RELOADED], 0, config);
   g_message ("Reloaded the configuration from '%s' (%u indexes)", self->config_path, config->indexes->len);
   return TRUE;
 }

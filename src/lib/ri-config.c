@@ -398,9 +398,23 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
       if ((value = mapping_get (loader, node, "environment")) != NULL &&
           !get_string (loader, value, "environment", &daemon->environment, error))
         return FALSE;
-      if ((value = mapping_get (loader, node, "endpoints")) != NULL &&
-          !get_string_list (loader, value, "endpoints", &daemon->endpoints, error))
-        return FALSE;
+      if ((value = mapping_get (loader, node, "endpoints")) != NULL)
+        {
+          static const char *const transports[] = { "tcp://", "ipc://", "pgm://", "epgm://", "ws://", "wss://", NULL };
+          if (!get_string_list (loader, value, "endpoints", &daemon->endpoints, error))
+            return FALSE;
+          for (guint i = 0; daemon->endpoints[i]; i++)
+            {
+              gboolean known = FALSE;
+              for (guint j = 0; transports[j]; j++)
+                known |= g_str_has_prefix (daemon->endpoints[i], transports[j]) &&
+                         daemon->endpoints[i][strlen (transports[j])] != '\0';
+              if (!known)
+                return fail (loader, g_ptr_array_index (value->items, i), error,
+                             "'%s' is not a ZeroMQ endpoint such as tcp://host:port or ipc:///path",
+                             daemon->endpoints[i]);
+            }
+        }
       if ((value = mapping_get (loader, node, "topics")) != NULL &&
           !get_string_list (loader, value, "topics", &daemon->topics, error))
         return FALSE;

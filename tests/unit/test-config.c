@@ -121,6 +121,9 @@ test_errors (void)
   assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
                 "daemon:\n  reconnect_interval: soon\n", "test.yaml:6:23: 'reconnect_interval' must be a whole number");
   assert_error ("indexes: {}\n", "'indexes' is empty");
+  assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                "daemon:\n  endpoints: ['tcp://127.0.0.1:9940', 'localhost:9940']\n",
+                "test.yaml:6:39: 'localhost:9940' is not a ZeroMQ endpoint");
   assert_error ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n    tags: ['[x]']\n",
                 "tag pattern '[x]' can never match");
   assert_error ("indexes:\n  a: *nothing\n", "unknown alias");
