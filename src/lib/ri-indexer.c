@@ -252,8 +252,14 @@ ri_indexer_run_async (RiIndexer          *self,
   run->report = ri_run_report_new ();
   run->report->started_us = g_get_real_time ();
   run->all_indexes = names == NULL || names[0] == NULL;
-  if (config->icons_dir != NULL && config->icons_uri != NULL)
-    run->icons = ri_icon_store_new (config->icons_dir, config->icons_uri);
+  /* Without an index that extracts icons, nothing references the stored
+   * ones, and collecting them as garbage would delete them all. */
+  for (guint i = 0; i < config->indexes->len; i++)
+    if (((RiIndexConfig *) g_ptr_array_index (config->indexes, i))->extract_icons)
+      {
+        run->icons = ri_icon_store_new (config->icons_dir, config->icons_uri);
+        break;
+      }
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
 
   /* One scan per registry, whatever the number of indexes on it. */

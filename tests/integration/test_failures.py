@@ -146,6 +146,22 @@ class FailureTest(ritest.TempDirTestCase):
         self.assertIn("larger than the limit", result.stderr)
         self.assert_kept()
 
+    def test_blob_redirect_is_followed(self):
+        config_path = [p for p in self.fake.routes if "/blobs/" in p][0]
+        self.fake.routes["/storage/blob"] = self.fake.routes[config_path]
+        self.fake.overrides[config_path] = (307, {"Location": self.fake.url + "/storage/blob"}, b"")
+        ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertEqual(self.fake.calls["/storage/blob"], 1)
+        document, _ = self.load("out", "a.json")
+        self.assertEqual(document["Results"][0]["Images"][0]["Labels"], {"org.flatpak.ref": "app/x"})
+
+    def test_config_warnings_are_shown(self):
+        path = self.write_config("indexes:\n  a:\n    output: out/a.json\n    registry: %s\n"
+                                 "    architecture: ['amd64']\n" % self.fake.url)
+        result = ritest.run_cli("-c", path, "index", check=0)
+        self.assertIn("%s:5:5: unknown key 'architecture' in an index (did you mean 'architectures'?)" % path,
+                      result.stderr)
+
     def test_server_error_is_retried(self):
         def flaky(call):
             if call == 1:

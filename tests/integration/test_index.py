@@ -290,20 +290,78 @@ class IndexTest(ritest.RegistryTestCase):
         self.assertFalse(os.path.exists(self.path("out")))
 
 
-class PagingTest(ritest.RegistryTestCase):
-    """A registry whose catalog pages hold 10 names refuses n=1000 with 400;
-    the scan must still see every repository, following Link headers."""
+class IconLifetimeTest(ritest.RegistryTestCase):
+    """Icons that no index references any more go only after a complete,
+    successful run and a grace period; never when no index extracts."""
 
-    registry_extra_config = "catalog:\n  maxentries: 10\n"
+    def config(self, tags, grace, extract=True):
+        return self.write_config(
+            "icons_dir: icons\nicons_uri: /icons/\nicons_grace_period: %d\nindexes:\n"
+            "  a:\n    output: a.json\n    registry: %s\n    tags: %s\n    extract_icons: %s\n"
+            % (grace, self.registry.url, tags, "true" if extract else "false"))
+
+    def icons(self):
+        return sorted(os.path.join(os.path.basename(d), f) for d, _, files in os.walk(self.path("icons"))
+                      for f in files if f.endswith(".png"))
+
+    def test_grace_period(self):
+        self.push([{"repository": "app", "tags": ["one"], "labels": labels("org.example.One", "amd64", RED)},
+                   {"repository": "app", "tags": ["two"], "labels": labels("org.example.Two", "amd64", GREEN)}])
+        ritest.run_cli("-c", self.config("['*']", 3600), "index", check=0)
+        self.assertEqual(len(self.icons()), 2)
+        # 'two' no longer indexed: its icon is kept during the grace period…
+        ritest.run_cli("-c", self.config("['one']", 3600), "index", check=0)
+        self.assertEqual(len(self.icons()), 2)
+        # …and while no index extracts icons at all…
+        ritest.run_cli("-c", self.config("['one']", 0, extract=False), "index", check=0)
+        self.assertEqual(len(self.icons()), 2)
+        # …and after a failed run…
+        broken = self.write_config(
+            "icons_dir: icons\nicons_uri: /icons/\nicons_grace_period: 0\nindexes:\n"
+            "  a:\n    output: a.json\n    registry: %s\n    tags: ['one']\n    extract_icons: true\n"
+            "  b:\n    output: b.json\n    registry: %s\n" % (self.registry.url, ritest.closed_port_url()),
+            name="broken.yaml")
+        ritest.run_cli("-c", broken, "index", check=1)
+        self.assertEqual(len(self.icons()), 2)
+        # …and after a run of only some indexes.
+        ritest.run_cli("-c", self.config("['one']", 0), "index", "a", check=0)
+        self.assertEqual(len(self.icons()), 2)
+        # A full successful run past the grace period removes it.
+        ritest.run_cli("-c", self.config("['one']", 0), "index", check=0)
+        red = hashlib.sha256(RED).hexdigest()
+        self.assertEqual(self.icons(), ["%s/%s.png" % (red[:2], red[2:])])
+        # Files that are not icons are never touched.
+        with open(self.path("icons", "README"), "w") as f:
+            f.write("not an icon\n")
+        ritest.run_cli("-c", self.config("['nothing']", 0), "index", check=0)
+        self.assertEqual(self.icons(), [])
+        self.assertTrue(os.path.exists(self.path("icons", "README")))
+
+
+class PagingTest(ritest.RegistryTestCase):
+    """A registry of a few hundred repositories whose catalog pages hold 100
+    names, and which refuses n=1000 with 400: the scan must still see every
+    repository, following Link headers."""
+
+    registry_extra_config = "catalog:\n  maxentries: 100\n"
 
     def test_many_pages(self):
-        entries = [{"repository": "page/repo%03d" % i, "tags": ["latest"], "architecture": "amd64",
-                    "labels": {"n": str(i)}} for i in range(35)]
+        entries = [{"repository": "page/repo%03d" % i, "tags": ["latest", "v%d" % (i % 3)],
+                    "architecture": "amd64", "labels": {"n": str(i)}} for i in range(320)]
         self.push(entries)
-        config = self.write_config("indexes:\n  all:\n    output: all.json\n    registry: %s\n" % self.registry.url)
-        ritest.run_cli("-c", config, "index", check=0)
+        config = self.write_config("indexes:\n  all:\n    output: all.json\n    registry: %s\n"
+                                   "  v1:\n    output: v1.json\n    registry: %s\n    tags: ['v1']\n"
+                                   % (self.registry.url, self.registry.url))
+        result = ritest.run_cli("-v", "-c", config, "index", check=0)
         document, _ = self.load("all.json")
-        self.assertEqual([r["Name"] for r in document["Results"]], ["page/repo%03d" % i for i in range(35)])
+        self.assertEqual(document, expected_index(entries, self.registry.url + "/"))
+        document, _ = self.load("v1.json")
+        self.assertEqual(len(document["Results"]), len([i for i in range(320) if i % 3 == 1]))
+        # One refused first page, then four pages of 100; one tag list per
+        # repository; one manifest per selected tag, a HEAD for the others;
+        # one config blob per image. (v1 selects 107 more tags.)
+        self.assertIn("Requests: 5 catalog pages, 320 tag pages, 427 manifests, 213 manifest HEADs, "
+                      "320 blobs", result.stderr)
 
 
 if __name__ == "__main__":
