@@ -24,10 +24,12 @@ The output is the SPEC with "digest" (and "config_digest") filled in.
 
 import base64
 import concurrent.futures
+import ssl
 import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -80,15 +82,21 @@ def data_uri(png_bytes):
 
 
 class Client:
-    """A small Registry API client with one keep-alive connection per thread."""
+    """A small Registry API client with one keep-alive connection per thread,
+    for http and https (with a CA file), Basic and Bearer token auth."""
 
-    def __init__(self, url, timeout=30):
+    def __init__(self, url, timeout=30, cafile=None, username=None, password=None):
         parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme != "http":
-            raise ValueError("only http:// registries are supported by the test-data tool")
+        if parsed.scheme not in ("http", "https"):
+            raise ValueError("only http:// and https:// registries are supported")
+        self.scheme = parsed.scheme
         self.host = parsed.hostname
-        self.port = parsed.port or 80
+        self.port = parsed.port or (443 if self.scheme == "https" else 80)
         self.timeout = timeout
+        self.ssl_context = ssl.create_default_context(cafile=cafile) if self.scheme == "https" else None
+        self.username = username
+        self.password = password
+        self.tokens = {}
         self.local = threading.local()
         self.known_blobs = set()
         self.lock = threading.Lock()
@@ -97,7 +105,11 @@ class Client:
     def _connection(self):
         conn = getattr(self.local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            if self.scheme == "https":
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                                   context=self.ssl_context)
+            else:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.local.conn = conn
             with self.lock:
                 self.connections.append(conn)
@@ -109,19 +121,58 @@ class Client:
                 conn.close()
             self.connections = []
 
+    def _basic(self):
+        pair = ("%s:%s" % (self.username, self.password)).encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+    def _token(self, challenge):
+        """Answers a Bearer challenge the way registry clients do."""
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        scope = params.get("scope", "")
+        if scope in self.tokens:
+            return self.tokens[scope]
+        query = {"service": params.get("service", "")}
+        if scope:
+            query["scope"] = scope
+        realm = urllib.parse.urlsplit(params["realm"])
+        conn_class = http.client.HTTPSConnection if realm.scheme == "https" else http.client.HTTPConnection
+        kwargs = {"context": self.ssl_context} if realm.scheme == "https" else {}
+        conn = conn_class(realm.hostname, realm.port, timeout=self.timeout, **kwargs)
+        headers = {"Authorization": self._basic()} if self.username else {}
+        conn.request("GET", realm.path + "?" + urllib.parse.urlencode(query), headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        if response.status != 200:
+            raise RegistryError("token service: %d %s" % (response.status, data[:200]))
+        token = json.loads(data).get("token")
+        with self.lock:
+            self.tokens[scope] = token
+        return token
+
     def request(self, method, path, body=None, headers=None, expect=(200,)):
-        for attempt in range(3):
+        headers = dict(headers or {})
+        for attempt in range(4):
             conn = self._connection()
             try:
-                conn.request(method, path, body=body, headers=headers or {})
+                conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
-                break
             except (http.client.HTTPException, OSError):
                 conn.close()
                 self.local.conn = None
-                if attempt == 2:
+                if attempt == 3:
                     raise
+                continue
+            challenge = response.getheader("WWW-Authenticate") or ""
+            if response.status == 401 and "Authorization" not in headers:
+                if challenge.startswith("Bearer"):
+                    headers["Authorization"] = "Bearer " + self._token(challenge)
+                    continue
+                if challenge.startswith("Basic") and self.username:
+                    headers["Authorization"] = self._basic()
+                    continue
+            break
         if response.status not in expect:
             raise RegistryError("%s %s: %d %s" % (method, path, response.status, data[:300]))
         return response, data
@@ -132,7 +183,7 @@ class Client:
         with self.lock:
             if key in self.known_blobs:
                 return digest
-        if mount_from and mount_from != repository:
+        if mount_from and mount_from != repository and not self.tokens:
             response, _ = self.request(
                 "POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, digest, mount_from),
                 expect=(201, 202))
@@ -259,9 +310,9 @@ class Pusher:
         return entry
 
 
-def push(url, spec, workers=8):
+def push(url, spec, workers=8, **client_options):
     """Pushes SPEC's entries (in parallel across repositories) and returns it with digests."""
-    client = Client(url)
+    client = Client(url, **client_options)
     try:
         return _push(client, spec, workers)
     finally:
@@ -355,7 +406,7 @@ storage:
       enabled: false
 http:
   addr: 127.0.0.1:%(port)d
-%(extra)s"""
+%(tls)s%(extra)s"""
 
 
 def free_port():
@@ -367,8 +418,10 @@ def free_port():
 class Registry:
     """A docker-registry process on loopback with its storage in a directory."""
 
-    def __init__(self, directory, extra_config="", access_log=False, log_path=None):
+    def __init__(self, directory, extra_config="", access_log=False, log_path=None, tls=None):
+        """TLS is (certificate file, key file), for an https registry."""
         self.directory = directory
+        self.tls = tls
         self.extra_config = extra_config
         self.access_log = access_log
         self.log_path = log_path or os.path.join(directory, "registry.log")
@@ -377,7 +430,7 @@ class Registry:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     def start(self, port=None, timeout=20):
         os.makedirs(os.path.join(self.directory, "storage"), exist_ok=True)
@@ -388,6 +441,7 @@ class Registry:
                 f.write(REGISTRY_CONFIG % {
                     "root": os.path.join(self.directory, "storage"),
                     "port": self.port,
+                    "tls": "  tls:\n    certificate: %s\n    key: %s\n" % self.tls if self.tls else "",
                     "extra": self.extra_config,
                     "log_level": "info" if self.access_log else "error",
                     "no_access_log": "false" if self.access_log else "true",
@@ -402,9 +456,15 @@ class Registry:
                 if self.process.poll() is not None:
                     break
                 try:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                    if self.tls:
+                        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=2,
+                                                           context=ssl._create_unverified_context())
+                    else:
+                        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                     conn.request("GET", "/v2/")
-                    if conn.getresponse().status in (200, 401):
+                    status = conn.getresponse().status
+                    conn.close()
+                    if status in (200, 401):
                         return self
                 except OSError:
                     pass

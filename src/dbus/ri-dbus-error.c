@@ -16,6 +16,7 @@ static const GDBusErrorEntry entries[] = {
   { RI_ERROR_WRITE, RI_DBUS_ERROR_PREFIX "Write" },
   { RI_ERROR_BUSY, RI_DBUS_ERROR_PREFIX "Busy" },
   { RI_ERROR_BAD_REQUEST, RI_DBUS_ERROR_PREFIX "BadRequest" },
+  { RI_ERROR_DENIED, RI_DBUS_ERROR_PREFIX "Denied" },
 };
 
 void

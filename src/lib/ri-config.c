@@ -2,9 +2,11 @@
 
 #include "config.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 #include "ri-config.h"
+#include "ri-credentials.h"
 #include "ri-error.h"
 #include "ri-yaml.h"
 
@@ -19,8 +21,16 @@ typedef struct {
 } Loader;
 
 static const char *const top_keys[] = {
-  "icons_dir", "icons_uri", "icons_grace_period", "indexes", "daemon", NULL
+  "icons_dir", "icons_uri", "icons_grace_period", "indexes", "registries", "daemon", NULL
 };
+static const char *const registry_keys[] = {
+  "username", "password_file", "auth_file", "ca_certificate", "client_certificate",
+  "client_key", "tls_verify", "repositories", "max_connections", "timeout", "retries", NULL
+};
+
+#define DEFAULT_MAX_CONNECTIONS 8
+#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_RETRIES 2
 static const char *const index_keys[] = {
   "output", "registry", "registry_public", "tags", "required_annotations",
   "required_labels", "architectures", "skip_flatpak_annotations",
@@ -46,6 +56,37 @@ index_config_free (RiIndexConfig *index)
   g_free (index);
 }
 
+static void
+registry_config_free (RiRegistryConfig *registry)
+{
+  g_free (registry->url);
+  g_free (registry->username);
+  if (registry->password != NULL)
+    {
+      /* Do not leave the secret in freed memory. */
+      memset (registry->password, 0, strlen (registry->password));
+      g_free (registry->password);
+    }
+  g_free (registry->ca_certificate);
+  g_free (registry->client_certificate);
+  g_free (registry->client_key);
+  g_strfreev (registry->repositories);
+  g_free (registry);
+}
+
+static RiRegistryConfig *
+registry_config_new (const char *url)
+{
+  RiRegistryConfig *registry = g_new0 (RiRegistryConfig, 1);
+
+  registry->url = g_strdup (url);
+  registry->tls_verify = TRUE;
+  registry->max_connections = DEFAULT_MAX_CONNECTIONS;
+  registry->timeout_s = DEFAULT_TIMEOUT_S;
+  registry->retries = DEFAULT_RETRIES;
+  return registry;
+}
+
 RiConfig *
 ri_config_ref (RiConfig *config)
 {
@@ -62,6 +103,7 @@ ri_config_unref (RiConfig *config)
   g_free (config->icons_dir);
   g_free (config->icons_uri);
   g_clear_pointer (&config->indexes, g_ptr_array_unref);
+  g_clear_pointer (&config->registries, g_hash_table_unref);
   g_free (config->daemon.topic_prefix);
   g_free (config->daemon.environment);
   g_strfreev (config->daemon.endpoints);
@@ -453,6 +495,211 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
   return TRUE;
 }
 
+static gboolean
+get_existing_file (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
+{
+  g_autofree char *value = NULL;
+
+  if (!get_string (loader, node, name, &value, error))
+    return FALSE;
+  g_free (*out);
+  *out = resolve_path (loader, value);
+  if (!g_file_test (*out, G_FILE_TEST_IS_REGULAR))
+    return fail (loader, node, error, "'%s' names '%s', which is not a readable file", name, *out);
+  return TRUE;
+}
+
+static void
+warn_if_exposed (Loader *loader, const RiYamlNode *node, const char *path)
+{
+  if (ri_credentials_file_is_exposed (path))
+    g_ptr_array_add (loader->warnings,
+                     g_strdup_printf ("%s:%u:%u: '%s' holds a secret but other users may read it "
+                                      "(chmod 600 it)", loader->origin, node->line, node->column, path));
+}
+
+static gboolean
+load_registry (Loader *loader, RiRegistryConfig *registry, const RiYamlNode *node, GError **error)
+{
+  RiYamlNode *value, *auth_file_node;
+  guint64 number;
+  g_autofree char *path = NULL;
+  g_autofree char *auth_file = NULL;
+
+  if (!require_kind (loader, node, RI_YAML_MAPPING, registry->url, error) ||
+      !check_keys (loader, node, registry_keys, "a registry", error))
+    return FALSE;
+
+  if ((value = mapping_get (loader, node, "username")) != NULL &&
+      !get_string (loader, value, "username", &registry->username, error))
+    return FALSE;
+  if ((value = mapping_get (loader, node, "password_file")) != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      if (registry->username == NULL)
+        return fail (loader, value, error, "'password_file' needs a 'username'");
+      if (!get_existing_file (loader, value, "password_file", &path, error))
+        return FALSE;
+      registry->password = ri_credentials_read_secret_file (path, &local_error);
+      if (registry->password == NULL)
+        return fail (loader, value, error, "%s", local_error->message);
+      warn_if_exposed (loader, value, path);
+    }
+  else if (registry->username != NULL)
+    return fail (loader, node, error, "'username' needs a 'password_file'");
+
+  auth_file_node = mapping_get (loader, node, "auth_file");
+  if (auth_file_node != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      if (registry->username != NULL)
+        return fail (loader, auth_file_node, error, "give either 'username' and 'password_file', or 'auth_file'");
+      if (!get_existing_file (loader, auth_file_node, "auth_file", &auth_file, error))
+        return FALSE;
+      if (!ri_credentials_from_auth_file (auth_file, registry->url, &registry->username,
+                                          &registry->password, &local_error))
+        return fail (loader, auth_file_node, error, "%s", local_error->message);
+      if (registry->username == NULL)
+        return fail (loader, auth_file_node, error, "'%s' has no credentials for %s", auth_file, registry->url);
+      warn_if_exposed (loader, auth_file_node, auth_file);
+    }
+
+  if ((value = mapping_get (loader, node, "ca_certificate")) != NULL &&
+      !get_existing_file (loader, value, "ca_certificate", &registry->ca_certificate, error))
+    return FALSE;
+  if ((value = mapping_get (loader, node, "client_certificate")) != NULL &&
+      !get_existing_file (loader, value, "client_certificate", &registry->client_certificate, error))
+    return FALSE;
+  if ((value = mapping_get (loader, node, "client_key")) != NULL &&
+      !get_existing_file (loader, value, "client_key", &registry->client_key, error))
+    return FALSE;
+  if ((registry->client_certificate == NULL) != (registry->client_key == NULL))
+    return fail (loader, node, error, "'client_certificate' and 'client_key' go together");
+  if (registry->client_certificate != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GTlsCertificate) certificate =
+        g_tls_certificate_new_from_files (registry->client_certificate, registry->client_key, &local_error);
+      if (certificate == NULL)
+        return fail (loader, mapping_get (loader, node, "client_certificate"), error,
+                     "cannot load the client certificate: %s", local_error->message);
+    }
+  if (registry->ca_certificate != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GList) certificates = g_tls_certificate_list_new_from_file (registry->ca_certificate, &local_error);
+      if (certificates == NULL)
+        return fail (loader, mapping_get (loader, node, "ca_certificate"), error,
+                     "cannot load a certificate from '%s': %s", registry->ca_certificate,
+                     local_error ? local_error->message : "no certificate in the file");
+      g_list_free_full (g_steal_pointer (&certificates), g_object_unref);
+    }
+  if ((value = mapping_get (loader, node, "tls_verify")) != NULL)
+    {
+      if (!get_bool (loader, value, "tls_verify", &registry->tls_verify, error))
+        return FALSE;
+      if (!registry->tls_verify)
+        g_ptr_array_add (loader->warnings,
+                         g_strdup_printf ("%s:%u:%u: TLS certificates of %s are NOT verified: anyone on the "
+                                          "network path can impersonate it", loader->origin, value->line,
+                                          value->column, registry->url));
+    }
+  if ((value = mapping_get (loader, node, "repositories")) != NULL)
+    {
+      if (!get_string_list (loader, value, "repositories", &registry->repositories, error))
+        return FALSE;
+      if (registry->repositories[0] == NULL)
+        return fail (loader, value, error, "'repositories' must not be empty; leave it out to use the catalog");
+    }
+  if ((value = mapping_get (loader, node, "max_connections")) != NULL)
+    {
+      if (!get_uint (loader, value, "max_connections", 1, 64, &number, error))
+        return FALSE;
+      registry->max_connections = number;
+    }
+  if ((value = mapping_get (loader, node, "timeout")) != NULL)
+    {
+      if (!get_uint (loader, value, "timeout", 1, 3600, &number, error))
+        return FALSE;
+      registry->timeout_s = number;
+    }
+  if ((value = mapping_get (loader, node, "retries")) != NULL)
+    {
+      if (!get_uint (loader, value, "retries", 0, 10, &number, error))
+        return FALSE;
+      registry->retries = number;
+    }
+  return TRUE;
+}
+
+/* Credentials from the standard auth files, for registries that were given
+ * none: what `podman login` or `docker login` left there. */
+static void
+load_default_credentials (Loader *loader, RiRegistryConfig *registry)
+{
+  g_auto(GStrv) files = ri_credentials_default_auth_files ();
+
+  for (guint i = 0; files[i] && registry->username == NULL; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (!g_file_test (files[i], G_FILE_TEST_IS_REGULAR))
+        continue;
+      if (!ri_credentials_from_auth_file (files[i], registry->url, &registry->username, &registry->password,
+                                          &local_error))
+        g_ptr_array_add (loader->warnings, g_strdup (local_error->message));
+    }
+}
+
+static gboolean
+load_registries (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **error)
+{
+  config->registries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) registry_config_free);
+
+  if (node != NULL)
+    {
+      if (!require_kind (loader, node, RI_YAML_MAPPING, "registries", error))
+        return FALSE;
+      for (guint i = 0; i + 1 < node->items->len; i += 2)
+        {
+          RiYamlNode *key = g_ptr_array_index (node->items, i);
+          g_autofree char *url = NULL;
+          RiRegistryConfig *registry;
+          gboolean used = FALSE;
+
+          if (!get_registry_url (loader, key, "registries", &url, error))
+            return FALSE;
+          if (g_hash_table_contains (config->registries, url))
+            return fail (loader, key, error, "registry '%s' is configured twice", url);
+          for (guint j = 0; j < config->indexes->len; j++)
+            used |= g_str_equal (((RiIndexConfig *) g_ptr_array_index (config->indexes, j))->registry, url);
+          if (!used)
+            g_ptr_array_add (loader->warnings,
+                             g_strdup_printf ("%s:%u:%u: no index uses registry '%s'; its settings are unused",
+                                              loader->origin, key->line, key->column, url));
+          registry = registry_config_new (url);
+          g_hash_table_insert (config->registries, registry->url, registry);
+          if (!load_registry (loader, registry, g_ptr_array_index (node->items, i + 1), error))
+            return FALSE;
+        }
+    }
+
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      RiRegistryConfig *registry = g_hash_table_lookup (config->registries, index->registry);
+
+      if (registry == NULL)
+        {
+          registry = registry_config_new (index->registry);
+          g_hash_table_insert (config->registries, registry->url, registry);
+        }
+      if (registry->username == NULL)
+        load_default_credentials (loader, registry);
+    }
+  return TRUE;
+}
+
 static RiConfig *
 load_root (Loader *loader, const RiYamlNode *root, GError **error)
 {
@@ -548,6 +795,8 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
         }
     }
 
+  if (!load_registries (loader, config, mapping_get (loader, root, "registries"), error))
+    return NULL;
   if (!load_daemon (loader, config, mapping_get (loader, root, "daemon"), error))
     return NULL;
 
@@ -598,6 +847,12 @@ ri_config_get_index (RiConfig *config, const char *name)
         return index;
     }
   return NULL;
+}
+
+RiRegistryConfig *
+ri_config_get_registry (RiConfig *config, const char *url)
+{
+  return g_hash_table_lookup (config->registries, url);
 }
 
 gboolean

@@ -21,6 +21,21 @@ typedef struct {
   guint column;
 } RiIndexConfig;
 
+/* Per-registry settings from the top-level registries: mapping. */
+typedef struct {
+  char *url;                      /* (owned) normalised, as in RiIndexConfig */
+  char *username;                 /* (owned) (nullable) */
+  char *password;                 /* (owned) (nullable) a secret: never print it */
+  char *ca_certificate;           /* (owned) (nullable) absolute path */
+  char *client_certificate;       /* (owned) (nullable) absolute path */
+  char *client_key;               /* (owned) (nullable) absolute path */
+  gboolean tls_verify;
+  GStrv repositories;             /* (owned) (nullable) names or globs */
+  guint max_connections;
+  guint timeout_s;
+  guint retries;
+} RiRegistryConfig;
+
 typedef struct {
   char *topic_prefix;             /* (owned) */
   char *environment;              /* (owned) */
@@ -36,6 +51,7 @@ typedef struct {
   char *icons_uri;                /* (owned) (nullable) always ends in '/' */
   guint icons_grace_period_s;     /* how long unreferenced icons are kept */
   GPtrArray *indexes;             /* (owned) (element-type RiIndexConfig) in file order */
+  GHashTable *registries;         /* (owned) url → RiRegistryConfig, one per registry used */
   RiDaemonConfig daemon;
   GStrv warnings;                 /* (owned) things worth telling the user */
   gatomicrefcount ref_count;
@@ -55,6 +71,8 @@ RiConfig      *ri_config_ref        (RiConfig   *config);
 void           ri_config_unref      (RiConfig   *config);
 RiIndexConfig *ri_config_get_index  (RiConfig   *config,
                                      const char *name);
+RiRegistryConfig *ri_config_get_registry (RiConfig   *config,
+                                          const char *url);
 gboolean       ri_index_config_matches_tag (const RiIndexConfig *index,
                                             const char          *tag);
 

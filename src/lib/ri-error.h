@@ -18,6 +18,7 @@ G_BEGIN_DECLS
  * @RI_ERROR_WRITE: an index or icon could not be written
  * @RI_ERROR_BUSY: the request cannot be served now
  * @RI_ERROR_BAD_REQUEST: the registry refused the request as malformed (400)
+ * @RI_ERROR_DENIED: the registry refused access (401 or 403)
  *
  * Error codes of the engine. The daemon maps each of them to a D-Bus error
  * name, so codes are only ever appended.
@@ -33,6 +34,7 @@ typedef enum {
   RI_ERROR_WRITE,
   RI_ERROR_BUSY,
   RI_ERROR_BAD_REQUEST,
+  RI_ERROR_DENIED,
 } RiError;
 
 GQuark ri_error_quark (void);

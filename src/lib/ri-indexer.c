@@ -293,10 +293,12 @@ ri_indexer_run_async (RiIndexer          *self,
       RegistryRun *registry_run = g_new0 (RegistryRun, 1);
 
       registry_run->task = g_object_ref (task);
-      registry_run->client = ri_registry_client_new (registry, RI_DEFAULT_MAX_CONNECTIONS);
+      registry_run->client = ri_registry_client_new (ri_config_get_registry (config, registry));
       registry_run->indexes = g_ptr_array_ref (g_hash_table_lookup (groups, registry));
       g_signal_emit (self, signals[SIGNAL_REGISTRY_STARTED], 0, registry, registry_run->indexes->len);
-      ri_registry_scan_async (registry_run->client, registry_run->indexes, cancellable, scan_cb, registry_run);
+      ri_registry_scan_async (registry_run->client, registry_run->indexes,
+                              (const char * const *) ri_config_get_registry (config, registry)->repositories,
+                              cancellable, scan_cb, registry_run);
     }
 }
 

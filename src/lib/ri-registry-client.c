@@ -6,21 +6,62 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "ri-auth-challenge.h"
 #include "ri-error.h"
 #include "ri-registry-client.h"
 
+/**
+ * RiRegistryClient:
+ *
+ * Everything about talking to one registry: a bounded queue of requests
+ * over one SoupSession, authentication (Bearer tokens per scope, Basic),
+ * TLS with an extra CA or a client certificate, redirects, time-outs,
+ * retries, size limits, and error messages that name the URL.
+ */
+
 #define READ_CHUNK (64 * 1024)
-#define MAX_ATTEMPTS 3
+#define MAX_REDIRECTS 5
+#define MAX_TOKEN_SIZE (1024 * 1024)
+#define MAX_RETRY_AFTER_S 60
+/* Back-off, all retries of one request together, may not exceed this. */
+#define MAX_TOTAL_BACKOFF_MS (60 * 1000)
+#define DEFAULT_TOKEN_LIFETIME_S 60
+
+typedef enum {
+  AUTH_NONE,
+  AUTH_BASIC,
+  AUTH_BEARER,
+} AuthScheme;
+
+typedef struct {
+  char *value;              /* (owned) a secret */
+  gint64 expires_us;        /* monotonic */
+} Token;
 
 struct _RiRegistryClient {
   GObject parent_instance;
 
   char *base_url;           /* (owned) */
+  char *origin_host;        /* (owned) lower-cased */
+  int origin_port;
   SoupSession *session;     /* (owned) */
   guint max_connections;
+  guint retries;
   guint in_flight;
   GQueue waiting;           /* (element-type GTask) (owned) */
   RiRequestStats stats;
+
+  char *username;           /* (owned) (nullable) */
+  char *password;           /* (owned) (nullable) a secret */
+  gboolean tls_verify;
+  GList *ca_certificates;   /* (owned) (element-type GTlsCertificate) */
+  GTlsCertificate *client_certificate; /* (owned) (nullable) */
+
+  AuthScheme auth;
+  char *realm;              /* (owned) (nullable) */
+  char *service;            /* (owned) (nullable) */
+  GHashTable *tokens;       /* (owned) scope → Token */
+  GHashTable *token_waiters;/* (owned) scope → GPtrArray of GTask */
 };
 
 G_DEFINE_TYPE (RiRegistryClient, ri_registry_client, G_TYPE_OBJECT)
@@ -28,16 +69,22 @@ G_DEFINE_TYPE (RiRegistryClient, ri_registry_client, G_TYPE_OBJECT)
 typedef struct {
   RiRequestKind kind;
   char *method;             /* (owned) */
-  char *url;                /* (owned) */
+  char *url;                /* (owned) what was asked for; named in errors */
+  char *current_url;        /* (owned) after redirects */
   char *accept;             /* (owned) (nullable) */
+  char *scope;              /* (owned) the token scope this request needs */
   gsize max_size;
   guint attempt;
+  guint redirects;
+  gboolean auth_retried;
+  guint backoff_total_ms;
   SoupMessage *message;     /* (owned) (nullable) */
   GInputStream *stream;     /* (owned) (nullable) */
   GByteArray *buffer;       /* (owned) (nullable) */
 } Request;
 
-static void start_request (RiRegistryClient *self, GTask *task);
+static void start_attempt (RiRegistryClient *self, GTask *task);
+static void send_request (RiRegistryClient *self, GTask *task);
 
 void
 ri_response_free (RiResponse *response)
@@ -51,14 +98,37 @@ ri_response_free (RiResponse *response)
 }
 
 static void
-request_free (Request *request)
+clear_secret (char **secret)
 {
-  g_free (request->method);
-  g_free (request->url);
-  g_free (request->accept);
+  if (*secret != NULL)
+    memset (*secret, 0, strlen (*secret));
+  g_clear_pointer (secret, g_free);
+}
+
+static void
+token_free (Token *token)
+{
+  clear_secret (&token->value);
+  g_free (token);
+}
+
+static void
+request_reset (Request *request)
+{
   g_clear_object (&request->message);
   g_clear_object (&request->stream);
   g_clear_pointer (&request->buffer, g_byte_array_unref);
+}
+
+static void
+request_free (Request *request)
+{
+  request_reset (request);
+  g_free (request->method);
+  g_free (request->url);
+  g_free (request->current_url);
+  g_free (request->accept);
+  g_free (request->scope);
   g_free (request);
 }
 
@@ -67,10 +137,19 @@ ri_registry_client_finalize (GObject *object)
 {
   RiRegistryClient *self = RI_REGISTRY_CLIENT (object);
 
-  /* Each waiting task holds a reference on us, so none can be left. */
+  /* Waiting tasks hold a reference on us, so none can be left. */
   g_assert (g_queue_is_empty (&self->waiting));
   g_free (self->base_url);
+  g_free (self->origin_host);
   g_clear_object (&self->session);
+  g_free (self->username);
+  clear_secret (&self->password);
+  g_list_free_full (self->ca_certificates, g_object_unref);
+  g_clear_object (&self->client_certificate);
+  g_free (self->realm);
+  g_free (self->service);
+  g_hash_table_unref (self->tokens);
+  g_hash_table_unref (self->token_waiters);
   G_OBJECT_CLASS (ri_registry_client_parent_class)->finalize (object);
 }
 
@@ -84,20 +163,38 @@ static void
 ri_registry_client_init (RiRegistryClient *self)
 {
   g_queue_init (&self->waiting);
+  self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) token_free);
+  self->token_waiters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                               (GDestroyNotify) g_ptr_array_unref);
 }
 
 RiRegistryClient *
-ri_registry_client_new (const char *base_url, guint max_connections)
+ri_registry_client_new (const RiRegistryConfig *config)
 {
   RiRegistryClient *self = g_object_new (RI_TYPE_REGISTRY_CLIENT, NULL);
+  g_autoptr(GUri) uri = g_uri_parse (config->url, G_URI_FLAGS_NONE, NULL);
 
-  self->base_url = g_strdup (base_url);
-  self->max_connections = MAX (1u, max_connections);
+  self->base_url = g_strdup (config->url);
+  self->origin_host = uri ? g_ascii_strdown (g_uri_get_host (uri), -1) : g_strdup ("");
+  self->origin_port = uri ? g_uri_get_port (uri) : -1;
+  self->max_connections = MAX (1u, config->max_connections);
+  self->retries = config->retries;
+  self->username = g_strdup (config->username);
+  self->password = g_strdup (config->password);
+  self->tls_verify = config->tls_verify;
+  if (config->ca_certificate != NULL)
+    self->ca_certificates = g_tls_certificate_list_new_from_file (config->ca_certificate, NULL);
+  if (config->client_certificate != NULL)
+    self->client_certificate = g_tls_certificate_new_from_files (config->client_certificate,
+                                                                 config->client_key, NULL);
+
   /* libsoup's default is two connections per host: raise it to the
-   * concurrency we queue at, or the bound would be a fiction. */
+   * concurrency we queue at, or the bound would be a fiction. The
+   * timeout covers connecting and each read, so a stalled registry
+   * fails the request instead of hanging the run. */
   self->session = soup_session_new_with_options ("max-conns", self->max_connections + 2,
                                                  "max-conns-per-host", self->max_connections,
-                                                 "timeout", 60,
+                                                 "timeout", config->timeout_s,
                                                  "idle-timeout", 60,
                                                  "user-agent", "regindexer/" PACKAGE_VERSION " ",
                                                  NULL);
@@ -211,6 +308,35 @@ describe_error_body (GBytes *body)
                           json_object_get_string_member_with_default (first, "code", "no code"));
 }
 
+/* The token scope a URL needs: registry:catalog:* for the catalog,
+ * repository:NAME:pull for everything under /v2/NAME/. */
+static char *
+scope_for_url (RiRegistryClient *self, const char *url)
+{
+  const char *path = url + strlen (self->base_url);
+  const char *end;
+
+  if (!g_str_has_prefix (url, self->base_url) || !g_str_has_prefix (path, "/v2/"))
+    return NULL;
+  path += 4;
+  if (g_str_has_prefix (path, "_catalog"))
+    return g_strdup ("registry:catalog:*");
+  for (end = path; *end; end++)
+    if (g_str_has_prefix (end, "/tags/") || g_str_has_prefix (end, "/manifests/") ||
+        g_str_has_prefix (end, "/blobs/"))
+      return g_strdup_printf ("repository:%.*s:pull", (int) (end - path), path);
+  return NULL;
+}
+
+static gboolean
+is_origin (RiRegistryClient *self, const char *url)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+  return uri != NULL && g_ascii_strcasecmp (g_uri_get_host (uri), self->origin_host) == 0 &&
+         g_uri_get_port (uri) == self->origin_port;
+}
+
 static void
 release_slot (RiRegistryClient *self)
 {
@@ -220,7 +346,7 @@ release_slot (RiRegistryClient *self)
     {
       GTask *next = g_queue_pop_head (&self->waiting);
       self->in_flight++;
-      start_request (self, next);
+      start_attempt (self, next);
       g_object_unref (next);
     }
 }
@@ -235,6 +361,23 @@ finish_request (RiRegistryClient *self, GTask *task, RiResponse *response, GErro
     g_task_return_pointer (task, response, (GDestroyNotify) ri_response_free);
 }
 
+static void
+fail_request (RiRegistryClient *self, GTask *task, gint code, const char *format, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+fail_request (RiRegistryClient *self, GTask *task, gint code, const char *format, ...)
+{
+  Request *request = g_task_get_task_data (task);
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  finish_request (self, task, NULL,
+                  g_error_new (RI_ERROR, code, "%s %s: %s", request->method, request->url, message));
+}
+
 static gboolean
 retry_cb (gpointer user_data)
 {
@@ -246,28 +389,64 @@ retry_cb (gpointer user_data)
       release_slot (self);
       return G_SOURCE_REMOVE;
     }
-  start_request (self, task);
+  start_attempt (self, task);
   return G_SOURCE_REMOVE;
 }
 
+/* Schedules another attempt after exponential back-off with jitter (so
+ * that many requests failing together do not come back together), or
+ * after what Retry-After asked for; FALSE when the retries are spent. */
 static gboolean
-maybe_retry (RiRegistryClient *self, GTask *task, const char *why)
+maybe_retry (RiRegistryClient *self, GTask *task, const char *why, gint retry_after_ms)
 {
   Request *request = g_task_get_task_data (task);
   guint delay_ms;
 
-  if (request->attempt >= MAX_ATTEMPTS || g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+  if (request->attempt > self->retries || g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     return FALSE;
-  /* Exponential back-off with jitter, so that many requests failing
-   * together do not come back together. */
-  delay_ms = (200u << (2 * (request->attempt - 1))) + g_random_int_range (0, 100);
-  g_message ("%s %s: %s; retrying in %u ms", request->method, request->url, why, delay_ms);
+  if (retry_after_ms >= 0)
+    delay_ms = retry_after_ms;
+  else
+    {
+      guint base = MIN (250u << MIN (request->attempt - 1, 6u), 8000u);
+      delay_ms = base + g_random_int_range (0, base / 2 + 1);
+    }
+  if (request->backoff_total_ms + delay_ms > MAX_TOTAL_BACKOFF_MS)
+    return FALSE;
+  request->backoff_total_ms += delay_ms;
+  g_message ("%s %s: %s; retrying in %u ms (%u of %u)", request->method, request->url, why, delay_ms,
+             request->attempt, self->retries);
   self->stats.retries++;
-  g_clear_object (&request->message);
-  g_clear_object (&request->stream);
-  g_clear_pointer (&request->buffer, g_byte_array_unref);
+  request_reset (request);
   g_timeout_add (delay_ms, retry_cb, g_object_ref (task));
   return TRUE;
+}
+
+/* libsoup 3.2 predates RFC 6585 and calls 429 "Unknown Error". */
+static const char *
+status_phrase (guint status)
+{
+  return status == 429 ? "Too Many Requests" : soup_status_get_phrase (status);
+}
+
+static gint
+parse_retry_after (const char *value)
+{
+  guint64 seconds;
+  g_autoptr(GDateTime) date = NULL;
+
+  if (value == NULL)
+    return -1;
+  if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT / 1000, &seconds, NULL))
+    return seconds * 1000;
+  date = soup_date_time_new_from_http_string (value);
+  if (date != NULL)
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      GTimeSpan span = g_date_time_difference (date, now);
+      return span > 0 ? (gint) MIN (span / 1000, (GTimeSpan) G_MAXINT) : 0;
+    }
+  return -1;
 }
 
 static RiResponse *
@@ -281,7 +460,8 @@ response_new (Request *request)
   response->status = soup_message_get_status (request->message);
   response->content_type = g_strdup (content_type);
   response->docker_digest = g_strdup (soup_message_headers_get_one (headers, "Docker-Content-Digest"));
-  response->next_url = ri_parse_link_next (soup_message_headers_get_list (headers, "Link"), request->url);
+  response->next_url = ri_parse_link_next (soup_message_headers_get_list (headers, "Link"),
+                                           request->current_url);
   return response;
 }
 
@@ -291,6 +471,8 @@ complete_with_status (RiRegistryClient *self, GTask *task)
   Request *request = g_task_get_task_data (task);
   g_autoptr(RiResponse) response = response_new (request);
   guint status = response->status;
+  g_autofree char *detail = NULL;
+  gint code;
 
   if (request->buffer != NULL)
     {
@@ -306,20 +488,27 @@ complete_with_status (RiRegistryClient *self, GTask *task)
 
   if (status >= 500 || status == 429)
     {
-      g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, soup_status_get_phrase (status));
-      if (maybe_retry (self, task, why))
+      const char *header = soup_message_headers_get_one (soup_message_get_response_headers (request->message),
+                                                         "Retry-After");
+      gint retry_after_ms = status == 429 || status == 503 ? parse_retry_after (header) : -1;
+      g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, status_phrase (status));
+
+      if (retry_after_ms > MAX_RETRY_AFTER_S * 1000)
+        {
+          fail_request (self, task, RI_ERROR_REGISTRY, "%s, retry after %d s, more than the %d s we wait",
+                        why, retry_after_ms / 1000, MAX_RETRY_AFTER_S);
+          return;
+        }
+      if (maybe_retry (self, task, why, retry_after_ms))
         return;
     }
 
-  {
-    g_autofree char *detail = describe_error_body (response->body);
-    finish_request (self, task, NULL,
-                    g_error_new (RI_ERROR,
-                                 status == 404 ? RI_ERROR_NOT_FOUND :
-                                 status == 400 ? RI_ERROR_BAD_REQUEST : RI_ERROR_REGISTRY,
-                                 "%s %s: HTTP %u %s%s%s", request->method, request->url, status,
-                                 soup_status_get_phrase (status), detail ? ": " : "", detail ? detail : ""));
-  }
+  detail = describe_error_body (response->body);
+  code = status == 404 ? RI_ERROR_NOT_FOUND :
+         status == 400 ? RI_ERROR_BAD_REQUEST :
+         status == 401 || status == 403 ? RI_ERROR_DENIED : RI_ERROR_REGISTRY;
+  fail_request (self, task, code, "HTTP %u %s%s%s", status, status_phrase (status),
+                detail ? ": " : "", detail ? detail : "");
 }
 
 static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
@@ -334,6 +523,12 @@ read_next_chunk (GTask *task)
                                    cancellable, read_cb, task);
 }
 
+static gboolean
+is_cancelled (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 static void
 read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -345,16 +540,10 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (chunk == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          finish_request (self, task, NULL, g_steal_pointer (&error));
-          return;
-        }
-      if (maybe_retry (self, task, error->message))
-        return;
-      finish_request (self, task, NULL,
-                      g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "%s %s: reading the response failed: %s",
-                                   request->method, request->url, error->message));
+      if (is_cancelled (error))
+        finish_request (self, task, NULL, g_steal_pointer (&error));
+      else if (!maybe_retry (self, task, error->message, -1))
+        fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
       return;
     }
   if (g_bytes_get_size (chunk) == 0)
@@ -365,14 +554,367 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (request->buffer->len + g_bytes_get_size (chunk) > request->max_size)
     {
-      finish_request (self, task, NULL,
-                      g_error_new (RI_ERROR, RI_ERROR_TOO_LARGE,
-                                   "%s %s: the response is larger than the limit of %" G_GSIZE_FORMAT " bytes",
-                                   request->method, request->url, request->max_size));
+      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
+                    " bytes", request->max_size);
       return;
     }
   g_byte_array_append (request->buffer, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
   read_next_chunk (g_steal_pointer (&task));
+}
+
+/* --- authentication --- */
+
+static void fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope);
+
+static char *
+describe_user (RiRegistryClient *self)
+{
+  return self->username ? g_strdup_printf ("for user '%s'", self->username) : g_strdup ("for anonymous access");
+}
+
+/* A 401: learn how the registry wants to be asked, and ask again once. */
+static void
+handle_unauthorized (RiRegistryClient *self, GTask *task)
+{
+  Request *request = g_task_get_task_data (task);
+  const char *header = soup_message_headers_get_one (soup_message_get_response_headers (request->message),
+                                                     "WWW-Authenticate");
+  g_autoptr(GPtrArray) challenges = ri_auth_challenges_parse (header);
+  RiAuthChallenge *bearer = NULL, *basic = NULL;
+  g_autofree char *who = describe_user (self);
+
+  for (guint i = 0; i < challenges->len; i++)
+    {
+      RiAuthChallenge *challenge = g_ptr_array_index (challenges, i);
+      if (g_str_equal (challenge->scheme, "bearer") && bearer == NULL)
+        bearer = challenge;
+      else if (g_str_equal (challenge->scheme, "basic") && basic == NULL)
+        basic = challenge;
+    }
+
+  if (request->auth_retried)
+    {
+      fail_request (self, task, RI_ERROR_DENIED, "401 unauthorized: the registry refused the %s %s",
+                    self->auth == AUTH_BEARER ? "token" : "credentials", who);
+      return;
+    }
+  request->auth_retried = TRUE;
+  g_clear_object (&request->stream);
+
+  if (bearer != NULL && g_hash_table_lookup (bearer->params, "realm") != NULL)
+    {
+      const char *realm = g_hash_table_lookup (bearer->params, "realm");
+      g_autoptr(GUri) realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
+
+      if (realm_uri == NULL || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0 &&
+                                g_strcmp0 (g_uri_get_scheme (realm_uri), "http") != 0))
+        {
+          fail_request (self, task, RI_ERROR_PROTOCOL, "401 unauthorized with a token realm that is not "
+                        "an http(s) URL: '%s'", realm);
+          return;
+        }
+      self->auth = AUTH_BEARER;
+      g_free (self->realm);
+      self->realm = g_strdup (realm);
+      g_free (self->service);
+      self->service = g_strdup (g_hash_table_lookup (bearer->params, "service"));
+      if (request->scope != NULL)
+        g_hash_table_remove (self->tokens, request->scope);
+      fetch_token (self, task, g_hash_table_lookup (bearer->params, "scope"));
+      return;
+    }
+  if (basic != NULL)
+    {
+      if (self->username == NULL)
+        {
+          fail_request (self, task, RI_ERROR_DENIED, "401 unauthorized: the registry asks for a user and "
+                        "password, and none is configured (see 'registries:' in the configuration)");
+          return;
+        }
+      self->auth = AUTH_BASIC;
+      send_request (self, task);
+      return;
+    }
+  fail_request (self, task, RI_ERROR_DENIED, "401 unauthorized, with no Bearer or Basic challenge to answer");
+}
+
+typedef struct {
+  RiRegistryClient *self;   /* (owned) */
+  char *scope;              /* (owned) */
+  char *url;                /* (owned) */
+  SoupMessage *message;     /* (owned) */
+} TokenFetch;
+
+static void
+token_fetch_free (TokenFetch *fetch)
+{
+  g_object_unref (fetch->self);
+  g_free (fetch->scope);
+  g_free (fetch->url);
+  g_object_unref (fetch->message);
+  g_free (fetch);
+}
+
+static char *
+parse_token_response (GBytes *body, gint64 *lifetime_s, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *object;
+  JsonNode *node;
+  const char *token;
+
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), error))
+    return NULL;
+  node = json_parser_get_root (parser);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the answer is not a JSON object");
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  token = json_object_get_string_member_with_default (object, "token", NULL);
+  if (token == NULL || *token == '\0')
+    token = json_object_get_string_member_with_default (object, "access_token", NULL);
+  if (token == NULL || *token == '\0')
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the answer holds no token");
+      return NULL;
+    }
+  node = json_object_get_member (object, "expires_in");
+  *lifetime_s = node != NULL && json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) > 0
+    ? json_node_get_int (node) : DEFAULT_TOKEN_LIFETIME_S;
+  return g_strdup (token);
+}
+
+static void
+token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TokenFetch *fetch = user_data;
+  RiRegistryClient *self = fetch->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_autoptr(GPtrArray) waiters = NULL;
+  g_autofree char *value = NULL;
+  guint status = soup_message_get_status (fetch->message);
+  gint64 lifetime_s = 0;
+
+  g_autofree char *waiters_key = NULL;
+
+  g_hash_table_steal_extended (self->token_waiters, fetch->scope, (gpointer *) &waiters_key, (gpointer *) &waiters);
+  g_assert (waiters != NULL);
+
+  if (body != NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
+    {
+      if (g_bytes_get_size (body) > MAX_TOKEN_SIZE)
+        g_set_error (&error, RI_ERROR, RI_ERROR_TOO_LARGE, "the answer is larger than %d bytes", MAX_TOKEN_SIZE);
+      else
+        value = parse_token_response (body, &lifetime_s, &error);
+    }
+  else if (body != NULL)
+    {
+      g_autofree char *who = describe_user (self);
+      g_set_error (&error, RI_ERROR, status == 401 || status == 403 ? RI_ERROR_DENIED : RI_ERROR_REGISTRY,
+                   "HTTP %u %s: the token realm refused %s", status, status_phrase (status),
+                   status == 401 || status == 403 ? who : "the request");
+    }
+
+  if (value != NULL)
+    {
+      Token *token = g_new0 (Token, 1);
+      /* Renew a little early, so a token does not expire in flight. */
+      gint64 margin_s = lifetime_s > 20 ? 10 : lifetime_s / 2;
+
+      token->value = g_steal_pointer (&value);
+      token->expires_us = g_get_monotonic_time () + (lifetime_s - margin_s) * G_USEC_PER_SEC;
+      g_hash_table_replace (self->tokens, g_strdup (fetch->scope), token);
+    }
+
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+
+      if (error == NULL)
+        send_request (self, task);
+      else if (is_cancelled (error))
+        finish_request (self, task, NULL, g_error_copy (error));
+      else
+        fail_request (self, task, error->domain == RI_ERROR ? error->code : RI_ERROR_REGISTRY,
+                      "getting a token from %s: %s", fetch->url, error->message);
+    }
+  token_fetch_free (fetch);
+}
+
+/* Gets a token for the request's scope; one fetch per scope at a time,
+ * with every request that needs it waiting for that one. */
+static void
+fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
+{
+  Request *request = g_task_get_task_data (task);
+  const char *scope = request->scope ? request->scope : "";
+  GPtrArray *waiters = g_hash_table_lookup (self->token_waiters, scope);
+  g_autoptr(GString) url = NULL;
+  TokenFetch *fetch;
+
+  if (waiters != NULL)
+    {
+      g_ptr_array_add (waiters, g_object_ref (task));
+      return;
+    }
+  waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (waiters, g_object_ref (task));
+  g_hash_table_insert (self->token_waiters, g_strdup (scope), waiters);
+
+  url = g_string_new (self->realm);
+  g_string_append_c (url, strchr (self->realm, '?') ? '&' : '?');
+  if (self->service != NULL)
+    {
+      g_string_append (url, "service=");
+      g_string_append_uri_escaped (url, self->service, NULL, FALSE);
+      g_string_append_c (url, '&');
+    }
+  g_string_append (url, "scope=");
+  g_string_append_uri_escaped (url, challenge_scope && *challenge_scope ? challenge_scope : scope, NULL, FALSE);
+  if (self->username != NULL)
+    {
+      g_string_append (url, "&account=");
+      g_string_append_uri_escaped (url, self->username, NULL, FALSE);
+    }
+
+  fetch = g_new0 (TokenFetch, 1);
+  fetch->self = g_object_ref (self);
+  fetch->scope = g_strdup (scope);
+  fetch->url = g_strdup (self->realm);
+  fetch->message = soup_message_new (SOUP_METHOD_GET, url->str);
+  if (fetch->message == NULL)
+    {
+      g_autoptr(GError) error = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
+      g_hash_table_remove (self->token_waiters, scope);
+      fail_request (self, task, RI_ERROR_PROTOCOL, "%s", error->message);
+      token_fetch_free (fetch);
+      return;
+    }
+  /* Credentials go to the realm the registry named, and nowhere else. */
+  soup_message_add_flags (fetch->message, SOUP_MESSAGE_NO_REDIRECT);
+  if (self->username != NULL)
+    {
+      g_autofree char *pair = g_strdup_printf ("%s:%s", self->username, self->password ? self->password : "");
+      g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
+      g_autofree char *header = g_strconcat ("Basic ", encoded, NULL);
+      soup_message_headers_replace (soup_message_get_request_headers (fetch->message), "Authorization", header);
+      memset (pair, 0, strlen (pair));
+    }
+  self->stats.requests[RI_REQUEST_TOKEN]++;
+  g_debug ("GET %s (token for %s)", self->realm, scope);
+  soup_session_send_and_read_async (self->session, fetch->message, G_PRIORITY_DEFAULT,
+                                    g_task_get_cancellable (task), token_cb, fetch);
+}
+
+/* --- sending --- */
+
+static gboolean
+accept_certificate_cb (SoupMessage *message, GTlsCertificate *certificate, GTlsCertificateFlags errors,
+                       gpointer user_data)
+{
+  RiRegistryClient *self = user_data;
+  GUri *uri = soup_message_get_uri (message);
+  g_autoptr(GSocketConnectable) identity = g_network_address_new (g_uri_get_host (uri),
+                                                                  g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443);
+
+  if (!self->tls_verify)
+    return TRUE;
+  for (GList *l = self->ca_certificates; l; l = l->next)
+    if (g_tls_certificate_verify (certificate, identity, l->data) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void send_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+send_request (RiRegistryClient *self, GTask *task)
+{
+  Request *request = g_task_get_task_data (task);
+  SoupMessageHeaders *headers;
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  g_clear_object (&request->message);
+  request->message = soup_message_new (request->method, request->current_url);
+  if (request->message == NULL)
+    {
+      fail_request (self, task, RI_ERROR_PROTOCOL, "'%s' is not a valid URL", request->current_url);
+      return;
+    }
+  soup_message_add_flags (request->message, SOUP_MESSAGE_NO_REDIRECT);
+  headers = soup_message_get_request_headers (request->message);
+  if (request->accept != NULL)
+    soup_message_headers_replace (headers, "Accept", request->accept);
+
+  /* Credentials are for the registry: a redirect to object storage on
+   * another host gets none. */
+  if (is_origin (self, request->current_url))
+    {
+      if (self->auth == AUTH_BEARER && request->scope != NULL)
+        {
+          Token *token = g_hash_table_lookup (self->tokens, request->scope);
+          if (token != NULL)
+            {
+              g_autofree char *value = g_strconcat ("Bearer ", token->value, NULL);
+              soup_message_headers_replace (headers, "Authorization", value);
+            }
+        }
+      else if (self->auth == AUTH_BASIC && self->username != NULL)
+        {
+          g_autofree char *pair = g_strdup_printf ("%s:%s", self->username, self->password ? self->password : "");
+          g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
+          g_autofree char *value = g_strconcat ("Basic ", encoded, NULL);
+          soup_message_headers_replace (headers, "Authorization", value);
+          memset (pair, 0, strlen (pair));
+        }
+    }
+
+  if (!self->tls_verify || self->ca_certificates != NULL)
+    g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+  if (self->client_certificate != NULL)
+    soup_message_set_tls_client_certificate (request->message, self->client_certificate);
+
+  self->stats.requests[request->kind]++;
+  g_debug ("%s %s", request->method, request->current_url);
+  soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT, cancellable, send_cb,
+                           g_object_ref (task));
+}
+
+/* One attempt: with a token first when the registry is known to want one. */
+static void
+start_attempt (RiRegistryClient *self, GTask *task)
+{
+  Request *request = g_task_get_task_data (task);
+
+  request->attempt++;
+  request->auth_retried = FALSE;
+  g_free (request->current_url);
+  request->current_url = g_strdup (request->url);
+  request->redirects = 0;
+
+  if (self->auth == AUTH_BEARER && request->scope != NULL)
+    {
+      Token *token = g_hash_table_lookup (self->tokens, request->scope);
+      if (token == NULL || token->expires_us <= g_get_monotonic_time ())
+        {
+          g_hash_table_remove (self->tokens, request->scope);
+          fetch_token (self, task, NULL);
+          return;
+        }
+    }
+  send_request (self, task);
+}
+
+static char *
+describe_send_error (RiRegistryClient *self, const GError *error)
+{
+  if (error->domain == G_TLS_ERROR)
+    return g_strdup_printf ("TLS: %s (for a private CA, set ca_certificate for %s under 'registries:')",
+                            error->message, self->base_url);
+  return g_strdup (error->message);
 }
 
 static void
@@ -383,25 +925,60 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   Request *request = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   SoupMessageHeaders *headers;
+  guint status;
   goffset length;
 
   request->stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
   if (request->stream == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_autofree char *why = NULL;
+
+      if (is_cancelled (error))
         {
           finish_request (self, task, NULL, g_steal_pointer (&error));
           return;
         }
-      if (error->domain != G_TLS_ERROR && maybe_retry (self, task, error->message))
+      why = describe_send_error (self, error);
+      if (error->domain != G_TLS_ERROR && maybe_retry (self, task, why, -1))
         return;
-      finish_request (self, task, NULL,
-                      g_error_new (RI_ERROR, RI_ERROR_REGISTRY, "%s %s: %s",
-                                   request->method, request->url, error->message));
+      fail_request (self, task, RI_ERROR_REGISTRY, "%s", why);
       return;
     }
 
   headers = soup_message_get_response_headers (request->message);
+  status = soup_message_get_status (request->message);
+
+  if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
+    {
+      const char *location = soup_message_headers_get_one (headers, "Location");
+      g_autofree char *target = location ? g_uri_resolve_relative (request->current_url, location,
+                                                                   G_URI_FLAGS_ENCODED, NULL) : NULL;
+
+      g_input_stream_close (request->stream, NULL, NULL);
+      g_clear_object (&request->stream);
+      if (target == NULL || (!g_str_has_prefix (target, "http://") && !g_str_has_prefix (target, "https://")))
+        {
+          fail_request (self, task, RI_ERROR_PROTOCOL, "HTTP %u without a usable Location", status);
+          return;
+        }
+      if (++request->redirects > MAX_REDIRECTS)
+        {
+          fail_request (self, task, RI_ERROR_PROTOCOL, "more than %d redirects", MAX_REDIRECTS);
+          return;
+        }
+      g_free (request->current_url);
+      request->current_url = g_steal_pointer (&target);
+      send_request (self, task);
+      return;
+    }
+
+  if (status == 401 && is_origin (self, request->current_url))
+    {
+      g_input_stream_close (request->stream, NULL, NULL);
+      handle_unauthorized (self, task);
+      return;
+    }
+
   if (g_str_equal (request->method, "HEAD"))
     {
       g_input_stream_close (request->stream, NULL, NULL);
@@ -412,37 +989,12 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     ? soup_message_headers_get_content_length (headers) : -1;
   if (length > 0 && (guint64) length > request->max_size)
     {
-      finish_request (self, task, NULL,
-                      g_error_new (RI_ERROR, RI_ERROR_TOO_LARGE,
-                                   "%s %s: the response of %" G_GINT64_FORMAT " bytes is larger than "
-                                   "the limit of %" G_GSIZE_FORMAT " bytes",
-                                   request->method, request->url, (gint64) length, request->max_size));
+      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response of %" G_GINT64_FORMAT " bytes is larger than "
+                    "the limit of %" G_GSIZE_FORMAT " bytes", (gint64) length, request->max_size);
       return;
     }
   request->buffer = g_byte_array_sized_new (length > 0 ? (guint) length : 4096);
   read_next_chunk (g_steal_pointer (&task));
-}
-
-static void
-start_request (RiRegistryClient *self, GTask *task)
-{
-  Request *request = g_task_get_task_data (task);
-
-  request->attempt++;
-  request->message = soup_message_new (request->method, request->url);
-  if (request->message == NULL)
-    {
-      finish_request (self, task, NULL,
-                      g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "'%s' is not a valid URL", request->url));
-      return;
-    }
-  if (request->accept != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (request->message),
-                                  "Accept", request->accept);
-  self->stats.requests[request->kind]++;
-  g_debug ("%s %s", request->method, request->url);
-  soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT,
-                           g_task_get_cancellable (task), send_cb, g_object_ref (task));
 }
 
 void
@@ -468,13 +1020,14 @@ ri_registry_client_request_async (RiRegistryClient   *self,
   request->method = g_strdup (kind == RI_REQUEST_MANIFEST_HEAD ? "HEAD" : "GET");
   request->url = g_strdup (url);
   request->accept = g_strdup (accept);
+  request->scope = scope_for_url (self, url);
   request->max_size = max_size;
   g_task_set_task_data (task, request, (GDestroyNotify) request_free);
 
   if (self->in_flight < self->max_connections)
     {
       self->in_flight++;
-      start_request (self, task);
+      start_attempt (self, task);
     }
   else
     g_queue_push_tail (&self->waiting, g_steal_pointer (&task));

@@ -2,6 +2,8 @@
 
 #include <gio/gio.h>
 
+#include "ri-config.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -10,6 +12,7 @@ typedef enum {
   RI_REQUEST_MANIFEST,
   RI_REQUEST_MANIFEST_HEAD,
   RI_REQUEST_BLOB,
+  RI_REQUEST_TOKEN,
   RI_REQUEST_N_KINDS
 } RiRequestKind;
 
@@ -35,8 +38,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiResponse, ri_response_free)
 #define RI_TYPE_REGISTRY_CLIENT (ri_registry_client_get_type ())
 G_DECLARE_FINAL_TYPE (RiRegistryClient, ri_registry_client, RI, REGISTRY_CLIENT, GObject)
 
-RiRegistryClient *ri_registry_client_new            (const char          *base_url,
-                                                     guint                max_connections);
+RiRegistryClient *ri_registry_client_new            (const RiRegistryConfig *config);
 const char       *ri_registry_client_get_base_url   (RiRegistryClient    *self);
 char             *ri_registry_client_build_url      (RiRegistryClient    *self,
                                                      const char          *path);

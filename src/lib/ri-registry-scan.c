@@ -40,6 +40,8 @@ typedef struct {
   GHashTable *manifests;      /* (owned) digest → RiManifest */
   GHashTable *configs;        /* (owned) digest → RiImageConfig */
   GHashTable *requested;      /* (owned) digests asked for by digest */
+  GStrv configured;           /* (owned) (nullable) repositories: names and globs */
+  GPtrArray *patterns;        /* (owned) (nullable) (element-type GPatternSpec) */
 } Scan;
 
 typedef struct {
@@ -75,6 +77,8 @@ scan_free (Scan *scan)
   g_hash_table_unref (scan->manifests);
   g_hash_table_unref (scan->configs);
   g_hash_table_unref (scan->requested);
+  g_strfreev (scan->configured);
+  g_clear_pointer (&scan->patterns, g_ptr_array_unref);
   g_free (scan);
 }
 
@@ -225,6 +229,60 @@ manifest_url (Scan *scan, const char *repository, const char *reference)
   return ri_registry_client_build_url (scan->client, path);
 }
 
+static gboolean
+is_glob (const char *name)
+{
+  return strpbrk (name, "*?") != NULL;
+}
+
+static gboolean
+repository_is_wanted (Scan *scan, const char *name)
+{
+  if (scan->patterns == NULL)
+    return TRUE;
+  for (guint i = 0; i < scan->patterns->len; i++)
+    if (g_pattern_spec_match_string (g_ptr_array_index (scan->patterns, i), name))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+add_repository (GTask *task, const char *name, const char *source)
+{
+  Scan *scan = g_task_get_task_data (task);
+  ScanRepository *repository;
+  g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
+
+  if (!ri_repository_name_is_valid (name))
+    {
+      g_autofree char *escaped = g_strescape (name, NULL);
+      g_warning ("%s: skipping repository \"%s\": not a valid repository name", source, escaped);
+      return;
+    }
+  if (!repository_is_wanted (scan, name) || !g_hash_table_add (scan->repository_names, g_strdup (name)))
+    return;
+  repository = g_new0 (ScanRepository, 1);
+  repository->name = g_strdup (name);
+  repository->tag_digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  repository->fetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_ptr_array_add (scan->repositories, repository);
+  path = g_strdup_printf ("/v2/%s/tags/list", name);
+  url = ri_registry_client_build_url (scan->client, path);
+  request (task, RI_REQUEST_TAGS, url, repository, NULL, NULL);
+}
+
+/* Without a catalog, the configured literal names are all there is. */
+static void
+add_literal_repositories (GTask *task, const char *source)
+{
+  Scan *scan = g_task_get_task_data (task);
+
+  for (guint i = 0; scan->configured[i]; i++)
+    if (!is_glob (scan->configured[i]))
+      add_repository (task, scan->configured[i], source);
+}
+
 static void
 handle_catalog (GTask *task, RiResponse *response)
 {
@@ -241,29 +299,7 @@ handle_catalog (GTask *task, RiResponse *response)
     }
 
   for (guint i = 0; i < names->len; i++)
-    {
-      const char *name = g_ptr_array_index (names, i);
-      ScanRepository *repository;
-      g_autofree char *path = NULL;
-      g_autofree char *url = NULL;
-
-      if (!ri_repository_name_is_valid (name))
-        {
-          g_autofree char *escaped = g_strescape (name, NULL);
-          g_warning ("%s: skipping repository \"%s\": not a valid repository name", response->url, escaped);
-          continue;
-        }
-      if (!g_hash_table_add (scan->repository_names, g_strdup (name)))
-        continue;
-      repository = g_new0 (ScanRepository, 1);
-      repository->name = g_strdup (name);
-      repository->tag_digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-      repository->fetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_ptr_array_add (scan->repositories, repository);
-      path = g_strdup_printf ("/v2/%s/tags/list", name);
-      url = ri_registry_client_build_url (scan->client, path);
-      request (task, RI_REQUEST_TAGS, url, repository, NULL, NULL);
-    }
+    add_repository (task, g_ptr_array_index (names, i), response->url);
 
   if (response->next_url != NULL)
     request (task, RI_REQUEST_CATALOG, response->next_url, NULL, NULL, NULL);
@@ -462,6 +498,16 @@ response_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           g_info ("%s; asking again with the registry's own page size", error->message);
           request (task, RI_REQUEST_CATALOG, url, NULL, NULL, NULL);
         }
+      else if (r->kind == RI_REQUEST_CATALOG && scan->configured != NULL &&
+               (g_error_matches (error, RI_ERROR, RI_ERROR_DENIED) ||
+                g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND)))
+        {
+          /* Registries often refuse the catalog; the configured names
+           * still work, the globs cannot be expanded. */
+          g_warning ("%s; indexing only the repositories named literally under 'repositories:'",
+                     error->message);
+          add_literal_repositories (task, ri_registry_client_get_base_url (scan->client));
+        }
       else if (g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND) && r->kind != RI_REQUEST_CATALOG)
         /* Deleted between listing and fetching: the registry moved on,
          * and the index follows it. */
@@ -621,6 +667,7 @@ parent_cancelled_cb (GCancellable *parent, gpointer user_data)
 void
 ri_registry_scan_async (RiRegistryClient   *client,
                         GPtrArray          *indexes,
+                        const char * const *repositories,
                         GCancellable       *cancellable,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
@@ -650,6 +697,27 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_image_config_free);
   scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
+
+  if (repositories != NULL)
+    {
+      gboolean any_glob = FALSE;
+
+      scan->configured = g_strdupv ((GStrv) repositories);
+      scan->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
+      for (guint i = 0; repositories[i]; i++)
+        {
+          g_ptr_array_add (scan->patterns, g_pattern_spec_new (repositories[i]));
+          any_glob |= is_glob (repositories[i]);
+        }
+      if (!any_glob)
+        {
+          /* Every repository is named: no need for the catalog at all. */
+          scan->pending++;
+          add_literal_repositories (task, "repositories:");
+          operation_done (task);
+          return;
+        }
+    }
 
   url = ri_registry_client_build_url (client, FIRST_CATALOG_PAGE);
   request (task, RI_REQUEST_CATALOG, url, NULL, NULL, NULL);

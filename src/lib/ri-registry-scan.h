@@ -8,9 +8,13 @@
 G_BEGIN_DECLS
 
 /* Scans the registry behind @client and returns what the given indexes
- * (element-type RiIndexConfig, all on this registry) may select from. */
+ * (element-type RiIndexConfig, all on this registry) may select from.
+ * @repositories (nullable): names or globs from the registry's settings:
+ * literal names alone are used without asking for the catalog; globs
+ * filter the catalog. */
 void             ri_registry_scan_async  (RiRegistryClient    *client,
                                           GPtrArray           *indexes,
+                                          const char * const  *repositories,
                                           GCancellable        *cancellable,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data);

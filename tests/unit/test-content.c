@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "ri-auth-challenge.h"
 #include "ri-error.h"
 #include "ri-icon-store.h"
 #include "ri-json-printer.h"
@@ -204,6 +205,51 @@ test_link (void)
     }
 }
 
+static const char *
+param (GPtrArray *challenges, guint i, const char *name)
+{
+  RiAuthChallenge *challenge = g_ptr_array_index (challenges, i);
+  return g_hash_table_lookup (challenge->params, name);
+}
+
+static void
+test_challenges (void)
+{
+  g_autoptr(GPtrArray) c = NULL;
+
+  c = ri_auth_challenges_parse ("Bearer realm=\"https://auth.example.com/token\",service=\"registry.example.com\","
+                                "scope=\"repository:a/b:pull,push\"");
+  g_assert_cmpuint (c->len, ==, 1);
+  g_assert_cmpstr (((RiAuthChallenge *) c->pdata[0])->scheme, ==, "bearer");
+  g_assert_cmpstr (param (c, 0, "realm"), ==, "https://auth.example.com/token");
+  g_assert_cmpstr (param (c, 0, "service"), ==, "registry.example.com");
+  g_assert_cmpstr (param (c, 0, "scope"), ==, "repository:a/b:pull,push");
+  g_clear_pointer (&c, g_ptr_array_unref);
+
+  /* Several challenges, tokens and quoted strings with escapes, odd spacing. */
+  c = ri_auth_challenges_parse ("Negotiate abc==, Basic realm=\"a \\\"quoted\\\" realm\" , "
+                                "BEARER Realm=http://x/t , service = s");
+  g_assert_cmpuint (c->len, ==, 3);
+  g_assert_cmpstr (((RiAuthChallenge *) c->pdata[0])->scheme, ==, "negotiate");
+  g_assert_cmpstr (((RiAuthChallenge *) c->pdata[1])->scheme, ==, "basic");
+  g_assert_cmpstr (param (c, 1, "realm"), ==, "a \"quoted\" realm");
+  g_assert_cmpstr (((RiAuthChallenge *) c->pdata[2])->scheme, ==, "bearer");
+  g_assert_cmpstr (param (c, 2, "realm"), ==, "http://x/t");
+  g_assert_cmpstr (param (c, 2, "service"), ==, "s");
+  g_clear_pointer (&c, g_ptr_array_unref);
+
+  /* Broken input: what was understood is kept, nothing crashes. */
+  c = ri_auth_challenges_parse ("Bearer realm=\"unterminated");
+  g_assert_cmpuint (c->len, ==, 1);
+  g_assert_null (param (c, 0, "realm"));
+  g_clear_pointer (&c, g_ptr_array_unref);
+  c = ri_auth_challenges_parse ("=,,=\"\",");
+  g_assert_cmpuint (c->len, ==, 0);
+  g_clear_pointer (&c, g_ptr_array_unref);
+  c = ri_auth_challenges_parse (NULL);
+  g_assert_cmpuint (c->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -215,5 +261,6 @@ main (int argc, char **argv)
   g_test_add_func ("/content/image-config", test_image_config);
   g_test_add_func ("/content/data-uri", test_data_uri);
   g_test_add_func ("/content/link", test_link);
+  g_test_add_func ("/content/challenges", test_challenges);
   return g_test_run ();
 }

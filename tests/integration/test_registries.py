@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""Real registries: TLS with a private CA, Basic and token authentication,
+faults from a proxy in front of the real registry, and registries whose
+catalog is refused."""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+
+import ritest
+import services
+from ritest import ri_testdata
+
+IMAGES = [
+    {"repository": "app", "tags": ["latest"], "labels": {"org.flatpak.ref": "app/org.example.App/x86_64/stable"}},
+    {"repository": "team/tool", "tags": ["latest", "v1"], "labels": {"kind": "tool"}},
+]
+
+
+def names(document):
+    return [r["Name"] for r in document["Results"]]
+
+
+class AuthTestCase(ritest.TempDirTestCase):
+    """A registry of the class's own, set up by the subclass."""
+
+    registry = None
+
+    @classmethod
+    def start_registry(cls, extra_config="", tls=None):
+        ritest.skip_unless_registry()
+        cls.registry = ri_testdata.Registry(cls.class_dir("registry"), extra_config=extra_config, tls=tls)
+        cls.registry.start()
+
+    @classmethod
+    def class_dir(cls, name):
+        path = os.path.join(cls.tmp_class, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import tempfile
+        cls.tmp_class = tempfile.mkdtemp(prefix="ri-registries-")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.registry is not None:
+            cls.registry.stop()
+        shutil.rmtree(cls.tmp_class, ignore_errors=True)
+        super().tearDownClass()
+
+    def index(self, registry_settings="", url=None, check=0, extra_args=()):
+        url = url or self.registry.url
+        text = "indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n" % url
+        if registry_settings:
+            text += "registries:\n  %s:\n%s" % (url, registry_settings)
+        config = self.write_config(text)
+        return ritest.run_cli("-v", "-c", config, "index", *extra_args, check=check)
+
+    def secret_file(self, name, content, mode=0o600):
+        path = self.path(name)
+        with open(path, "w") as f:
+            f.write(content + "\n")
+        os.chmod(path, mode)
+        return path
+
+
+class TlsTest(AuthTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ca = services.make_ca(cls.class_dir("ca"))
+        cls.start_registry(tls=(cls.ca["server.pem"], cls.ca["server.key"]))
+        ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]}, cafile=cls.ca["ca.pem"])
+
+    def test_private_ca(self):
+        self.assertTrue(self.registry.url.startswith("https://"))
+        self.index("    ca_certificate: %s\n" % self.ca["ca.pem"])
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
+    def test_unknown_ca_fails_clearly(self):
+        result = self.index(check=1)
+        self.assertIn(self.registry.url + "/v2/_catalog?n=1000: TLS:", result.stderr)
+        self.assertIn("set ca_certificate for %s under 'registries:'" % self.registry.url, result.stderr)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
+    def test_verification_off_is_loud(self):
+        result = self.index("    tls_verify: false\n")
+        self.assertIn("TLS certificates of %s are NOT verified" % self.registry.url, result.stderr)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
+    def test_missing_ca_file(self):
+        result = self.index("    ca_certificate: nope.pem\n", check=2)
+        self.assertIn("'ca_certificate' names '%s', which is not a readable file" % self.path("nope.pem"),
+                      result.stderr)
+
+
+class BasicAuthTest(AuthTestCase):
+    USER, PASSWORD = "alice", "s3cret-basic-pw"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not shutil.which("htpasswd"):
+            ritest.skip_or_fail("htpasswd (apache2-utils) is not installed")
+        htpasswd = os.path.join(cls.class_dir("auth"), "htpasswd")
+        line = subprocess.run(["htpasswd", "-Bbn", cls.USER, cls.PASSWORD], stdout=subprocess.PIPE, text=True,
+                              check=True, timeout=60).stdout
+        with open(htpasswd, "w") as f:
+            f.write(line)
+        cls.start_registry("auth:\n  htpasswd:\n    realm: regindexer-test\n    path: %s\n" % htpasswd)
+        ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]},
+                         username=cls.USER, password=cls.PASSWORD)
+
+    def assert_no_secret(self, result):
+        self.assertNotIn(self.PASSWORD, result.stdout + result.stderr)
+        self.assertNotIn(base64.b64encode(("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode(),
+                         result.stdout + result.stderr)
+
+    def test_password_file(self):
+        secret = self.secret_file("password", self.PASSWORD)
+        result = self.index("    username: %s\n    password_file: %s\n" % (self.USER, secret))
+        self.assert_no_secret(result)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+        self.assertNotIn("other users may read it", result.stderr)
+
+    def test_auth_file(self):
+        auth = {"auths": {self.registry.url.split("//")[1]: {
+            "auth": base64.b64encode(("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode()}}}
+        path = self.secret_file("auth.json", json.dumps(auth))
+        result = self.index("    auth_file: %s\n" % path)
+        self.assert_no_secret(result)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
+    def test_default_auth_file(self):
+        auth = {"auths": {self.registry.url.split("//")[1]: {
+            "auth": base64.b64encode(("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode()}}}
+        path = self.secret_file("containers-auth.json", json.dumps(auth))
+        config = self.write_config("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n"
+                                   "    tags: ['*']\n" % self.registry.url)
+        result = ritest.run_cli("-c", config, "index", check=0, env={"REGISTRY_AUTH_FILE": path})
+        self.assert_no_secret(result)
+
+    def test_wrong_password(self):
+        secret = self.secret_file("password", "not-the-password")
+        result = self.index("    username: %s\n    password_file: %s\n" % (self.USER, secret), check=1)
+        self.assertIn("401 unauthorized: the registry refused the credentials for user 'alice'", result.stderr)
+        self.assertIn(self.registry.url + "/v2/_catalog", result.stderr)
+        self.assertNotIn("not-the-password", result.stderr + result.stdout)
+
+    def test_no_credentials(self):
+        result = self.index(check=1, extra_args=())
+        self.assertIn("the registry asks for a user and password, and none is configured", result.stderr)
+
+    def test_exposed_password_file(self):
+        secret = self.secret_file("password", self.PASSWORD, mode=0o644)
+        result = self.index("    username: %s\n    password_file: %s\n" % (self.USER, secret))
+        self.assertIn("'%s' holds a secret but other users may read it" % secret, result.stderr)
+
+
+class TokenAuthTest(AuthTestCase):
+    USER, PASSWORD = "bob", "t0ken-pw"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tokens = services.TokenService(cls.class_dir("tokens"), users={cls.USER: cls.PASSWORD})
+        try:
+            cls.start_registry(cls.tokens.registry_config())
+            ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]},
+                             username=cls.USER, password=cls.PASSWORD)
+        except Exception:
+            cls.tokens.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tokens.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        with self.tokens.lock:
+            self.tokens.issued.clear()
+            self.tokens.refused = 0
+
+    def credentials(self):
+        return "    username: %s\n    password_file: %s\n" % (self.USER, self.secret_file("pw", self.PASSWORD))
+
+    def test_credentialed_tokens_are_reused_per_scope(self):
+        result = self.index(self.credentials())
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+        scopes = sorted(scope for user, scope in self.tokens.issued)
+        self.assertEqual(scopes, ["registry:catalog:*", "repository:app:pull", "repository:team/tool:pull"])
+        self.assertTrue(all(user == self.USER for user, _ in self.tokens.issued))
+        self.assertNotIn(self.PASSWORD, result.stdout + result.stderr)
+
+    def test_anonymous_pull_with_named_repositories(self):
+        self.index("    repositories: ['app', 'team/tool']\n")
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+        self.assertNotIn("registry:catalog:*", [scope for _, scope in self.tokens.issued])
+
+    def test_anonymous_catalog_is_refused(self):
+        result = self.index(check=1)
+        self.assertIn(self.registry.url + "/v2/_catalog", result.stderr)
+        self.assertIn("401 unauthorized: the registry refused the token for anonymous access", result.stderr)
+
+    def test_refused_catalog_falls_back_to_literal_names(self):
+        result = self.index("    repositories: ['app', 'team/*']\n")
+        self.assertIn("indexing only the repositories named literally", result.stderr)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app"])
+
+    def test_wrong_password(self):
+        result = self.index("    username: %s\n    password_file: %s\n" % (self.USER, self.secret_file("pw", "wrong")),
+                            check=1)
+        self.assertIn("the token realm refused for user 'bob'", result.stderr)
+        self.assertIn("getting a token from %s" % self.tokens.realm, result.stderr)
+        self.assertGreater(self.tokens.refused, 0)
+
+    def test_expired_token_is_renewed(self):
+        with self.tokens.lock:
+            self.tokens.expire_first.add("repository:app:pull")
+        self.index(self.credentials())
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+        self.assertEqual([scope for _, scope in self.tokens.issued].count("repository:app:pull"), 2)
+
+
+class FaultTest(AuthTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_registry()
+        ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]})
+
+    def setUp(self):
+        super().setUp()
+        self.proxy = services.FaultProxy(self.registry.port)
+        self.addCleanup(self.proxy.close)
+
+    def run_through_proxy(self, settings="    timeout: 2\n    retries: 2\n", check=0):
+        return self.index(settings, url=self.proxy.url, check=check)
+
+    def assert_complete(self):
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+        self.assertEqual(document["Registry"], self.proxy.url + "/")
+
+    def test_server_error_then_success(self):
+        self.proxy.add(r"/manifests/latest$", ("status", 500), count=1)
+        self.run_through_proxy()
+        self.assert_complete()
+        self.assertEqual(self.proxy.count(r"/v2/app/manifests/latest$") + self.proxy.count(r"/v2/team/tool/manifests/latest$"), 3)
+
+    def test_rate_limit_with_retry_after(self):
+        self.proxy.add(r"/v2/app/tags/list", ("status", 429, {"Retry-After": "1"}), count=1)
+        result = self.run_through_proxy()
+        self.assertIn("HTTP 429 Too Many Requests; retrying in 1000 ms", result.stderr)
+        self.assertEqual(self.proxy.count(r"/v2/app/tags/list"), 2)
+        self.assert_complete()
+
+    def test_retry_after_too_long(self):
+        self.proxy.add(r"/v2/_catalog", ("status", 429, {"Retry-After": "3600"}), count=None)
+        result = self.run_through_proxy(check=1)
+        self.assertIn("retry after 3600 s, more than the 60 s we wait", result.stderr)
+
+    def test_stalled_response_times_out(self):
+        self.proxy.add(r"/blobs/", ("stall",), count=None)
+        result = self.run_through_proxy("    timeout: 1\n    retries: 1\n", check=1)
+        self.assertIn("/blobs/sha256:", result.stderr)
+        self.assertIn("retrying in", result.stderr)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
+    def test_connection_cut_mid_body_is_retried(self):
+        self.proxy.add(r"/v2/app/manifests/latest$", ("cut",), count=1)
+        self.run_through_proxy()
+        self.assert_complete()
+
+    def test_connection_cut_every_time(self):
+        self.proxy.add(r"/v2/app/manifests/latest$", ("cut",), count=None)
+        result = self.run_through_proxy(check=1)
+        self.assertIn(self.proxy.url + "/v2/app/manifests/latest", result.stderr)
+        self.assertEqual(self.proxy.count(r"/v2/app/manifests/latest$"), 3)
+
+    def test_body_that_does_not_match_its_digest(self):
+        self.proxy.add(r"/blobs/", ("garbage",), count=None)
+        result = self.run_through_proxy(check=1)
+        self.assertIn("the blob's digest is", result.stderr)
+
+    def test_catalog_refused_with_named_repositories(self):
+        self.proxy.add(r"/v2/_catalog", ("status", 401), count=None)
+        self.run_through_proxy("    repositories: ['app', 'team/tool', 'missing/repo']\n")
+        self.assert_complete()
+        self.assertEqual(self.proxy.count(r"/v2/_catalog"), 0)
+
+    def test_catalog_filtered_by_patterns(self):
+        self.run_through_proxy("    repositories: ['team/*']\n")
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["team/tool"])
+        self.assertEqual(self.proxy.count(r"/v2/app/"), 0)
+
+    def test_redirect_to_another_host_drops_credentials(self):
+        other = services.FaultProxy(self.registry.port)
+        self.addCleanup(other.close)
+        other_url = other.url.replace("127.0.0.1", "localhost")
+        self.proxy.add(r"/blobs/", ("redirect", other_url), count=None)
+        # The registry asks for Basic credentials (answered by the proxy).
+        self.proxy.add(r"^/v2/_catalog", ("status", 401, {"WWW-Authenticate": 'Basic realm="test"'}), count=1)
+        secret = self.secret_file("pw", "redirect-pw")
+        self.run_through_proxy("    username: carol\n    password_file: %s\n" % secret)
+        self.assert_complete()
+        blob_requests = [headers for path, headers in other.requests if "/blobs/" in path]
+        self.assertEqual(len(blob_requests), 2)
+        self.assertTrue(all("Authorization" not in h for h in blob_requests), blob_requests)
+        # The registry itself did get them.
+        self.assertTrue(any("Authorization" in h for p, h in self.proxy.requests if "/manifests/" in p))
+
+
+if __name__ == "__main__":
+    ritest.main()
