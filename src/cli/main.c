@@ -11,6 +11,7 @@ static void
 clear_options (RiCliOptions *options)
 {
   g_free (options->config_path);
+  g_free (options->cache_dir);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RiCliOptions, clear_options)
 
@@ -36,6 +37,8 @@ main (int argc, char **argv)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_path,
       N_("Configuration file (default: " DEFAULT_CONFIG ")"), N_("FILE") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose, N_("Show progress details"), NULL },
+    { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.cache_dir,
+      N_("Where to cache manifests and config blobs (default: $XDG_CACHE_HOME/regindexer)"), N_("DIR") },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &options.quiet, N_("Print only errors"), NULL },
     { "no-daemon", 0, 0, G_OPTION_ARG_NONE, &options.no_daemon,
       N_("Index in-process even when regindexer-daemon runs"), NULL },

@@ -76,7 +76,12 @@ ri_cli_index_local (RiCliOptions *options, char **names)
       return RI_EXIT_USAGE;
     }
 
-  indexer = ri_indexer_new ();
+  {
+    g_autofree char *cache_dir = options->cache_dir ? g_strdup (options->cache_dir)
+                                                    : ri_content_cache_default_dir ();
+    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir);
+    indexer = ri_indexer_new (cache);
+  }
   loop = g_main_loop_new (NULL, FALSE);
   local.loop = loop;
   g_signal_connect (indexer, "index-done", G_CALLBACK (index_done_cb), options);
@@ -92,11 +97,19 @@ ri_cli_index_local (RiCliOptions *options, char **names)
 
   stats = &local.report->stats;
   if (options->verbose)
-    g_printerr (_("Requests: %u catalog pages, %u tag pages, %u manifests, %u manifest HEADs, "
-                  "%u blobs, %u retries; %" G_GUINT64_FORMAT " bytes\n"),
-                stats->requests[RI_REQUEST_CATALOG], stats->requests[RI_REQUEST_TAGS],
-                stats->requests[RI_REQUEST_MANIFEST], stats->requests[RI_REQUEST_MANIFEST_HEAD],
-                stats->requests[RI_REQUEST_BLOB], stats->retries, stats->bytes);
+    {
+      const RiCacheStats *cache = &local.report->cache;
+      g_printerr (_("Requests: %u catalog pages, %u tag pages, %u manifests, %u manifest HEADs, "
+                    "%u blobs, %u tokens, %u retries; %" G_GUINT64_FORMAT " bytes\n"),
+                  stats->requests[RI_REQUEST_CATALOG], stats->requests[RI_REQUEST_TAGS],
+                  stats->requests[RI_REQUEST_MANIFEST], stats->requests[RI_REQUEST_MANIFEST_HEAD],
+                  stats->requests[RI_REQUEST_BLOB], stats->requests[RI_REQUEST_TOKEN], stats->retries,
+                  stats->bytes);
+      g_printerr (_("Cache: %u hits, %u misses, %u stored, %u corrupt, %u pruned\n"),
+                  cache->hits, cache->misses, cache->stored, cache->corrupt, cache->pruned);
+      g_printerr (_("Time: %.3f s scanning, %.3f s writing\n"),
+                  local.report->scan_us / 1e6, local.report->write_us / 1e6);
+    }
   if (!options->quiet || !local.report->success)
     g_printerr ("%s\n", local.report->message);
   {

@@ -16,6 +16,7 @@ typedef enum {
 
 typedef struct {
   char *config_path;        /* (owned) */
+  char *cache_dir;          /* (owned) (nullable) */
   gboolean verbose;
   gboolean quiet;
   gboolean no_daemon;

@@ -5,6 +5,7 @@
 #include <glib-unix.h>
 
 #include "ri-config.h"
+#include "ri-content-cache.h"
 #include "ri-daemon.h"
 #include "ri-dbus-names.h"
 #include "ri-fedmsg-subscriber.h"
@@ -26,6 +27,7 @@ struct _RiDaemon {
   GApplication parent_instance;
 
   char *config_path;          /* (owned) */
+  char *cache_dir;            /* (owned) (nullable) */
   gboolean verbose;
   gboolean replace;
   gboolean session;
@@ -56,6 +58,7 @@ ri_daemon_finalize (GObject *object)
   g_clear_object (&self->scheduler);
   g_clear_pointer (&self->config, ri_config_unref);
   g_free (self->config_path);
+  g_free (self->cache_dir);
   G_OBJECT_CLASS (ri_daemon_parent_class)->finalize (object);
 }
 
@@ -264,7 +267,11 @@ ri_daemon_activate (GApplication *application)
     return;
   g_application_hold (application);
 
-  self->scheduler = ri_scheduler_new (self->config);
+  {
+    g_autofree char *cache_dir = self->cache_dir ? g_strdup (self->cache_dir) : ri_content_cache_default_dir ();
+    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir);
+    self->scheduler = ri_scheduler_new (self->config, cache);
+  }
   self->service = ri_indexer_service_new (self->scheduler, self->config_path);
   g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
   g_signal_connect (self->service, "config-reloaded", G_CALLBACK (config_reloaded_cb), self);
@@ -307,6 +314,8 @@ ri_daemon_init (RiDaemon *self)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &self->config_path,
       "Configuration file (default: " DEFAULT_CONFIG ")", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &self->verbose, "Log debugging messages", NULL },
+    { "cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &self->cache_dir,
+      "Where to cache manifests and config blobs (default: $CACHE_DIRECTORY or $XDG_CACHE_HOME/regindexer)", "DIR" },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &self->replace, "Replace a running daemon", NULL },
     { "session", 0, 0, G_OPTION_ARG_NONE, &self->session, "Use the session bus, not the system bus", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Show the version and exit", NULL },

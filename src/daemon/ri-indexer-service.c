@@ -105,8 +105,9 @@ handle_reindex (RiDBusIndexer         *skeleton,
 }
 
 static GVariant *
-requests_variant (const RiRequestStats *stats)
+requests_variant (const RiRunReport *report)
 {
+  const RiRequestStats *stats = report ? &report->stats : NULL;
   GVariantBuilder builder;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{su}"));
@@ -116,7 +117,10 @@ requests_variant (const RiRequestStats *stats)
   g_variant_builder_add (&builder, "{su}", "manifest-head",
                          stats ? stats->requests[RI_REQUEST_MANIFEST_HEAD] : 0);
   g_variant_builder_add (&builder, "{su}", "blob", stats ? stats->requests[RI_REQUEST_BLOB] : 0);
+  g_variant_builder_add (&builder, "{su}", "token", stats ? stats->requests[RI_REQUEST_TOKEN] : 0);
   g_variant_builder_add (&builder, "{su}", "retries", stats ? stats->retries : 0);
+  g_variant_builder_add (&builder, "{su}", "cache-hits", report ? report->cache.hits : 0);
+  g_variant_builder_add (&builder, "{su}", "cache-misses", report ? report->cache.misses : 0);
   return g_variant_builder_end (&builder);
 }
 
@@ -139,7 +143,7 @@ handle_get_status (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, g
                          ri_scheduler_get_last_job (self->scheduler) != 0 && last != NULL && last->success);
   g_variant_dict_insert (&status, "last-error", "s", ri_scheduler_get_last_error (self->scheduler));
   g_variant_dict_insert (&status, "config-path", "s", self->config_path);
-  g_variant_dict_insert_value (&status, "requests", requests_variant (last ? &last->stats : NULL));
+  g_variant_dict_insert_value (&status, "requests", requests_variant (last));
 
   g_variant_builder_init (&indexes, G_VARIANT_TYPE ("a{sa{sv}}"));
   for (guint i = 0; i < config->indexes->len; i++)
@@ -251,7 +255,9 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
   g_variant_dict_insert_value (&details, "indexes", g_variant_builder_end (&indexes));
   g_variant_dict_insert (&details, "duration", "x",
                          report ? report->finished_us - report->started_us : (gint64) 0);
-  g_variant_dict_insert_value (&details, "requests", requests_variant (report ? &report->stats : NULL));
+  g_variant_dict_insert (&details, "scan-duration", "x", report ? report->scan_us : (gint64) 0);
+  g_variant_dict_insert (&details, "write-duration", "x", report ? report->write_us : (gint64) 0);
+  g_variant_dict_insert_value (&details, "requests", requests_variant (report));
 
   message = error != NULL ? error : report->message;
   ri_dbus_indexer_emit_reindex_finished (self->skeleton, job, error == NULL, message,

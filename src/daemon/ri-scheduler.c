@@ -138,7 +138,6 @@ static void
 ri_scheduler_init (RiScheduler *self)
 {
   self->next_id = 1;
-  self->indexer = ri_indexer_new ();
   self->index_status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) index_status_free);
 }
 
@@ -167,11 +166,14 @@ index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_da
 }
 
 RiScheduler *
-ri_scheduler_new (RiConfig *config)
+ri_scheduler_new (RiConfig *config, RiContentCache *cache)
 {
   RiScheduler *self = g_object_new (RI_TYPE_SCHEDULER, NULL);
 
   self->config = ri_config_ref (config);
+  /* One indexer, and so one cache, for the daemon's lifetime: a rescan
+   * of what did not change costs HEADs only. */
+  self->indexer = ri_indexer_new (cache);
   g_signal_connect_object (self->indexer, "index-done", G_CALLBACK (index_done_cb), self, 0);
   return self;
 }

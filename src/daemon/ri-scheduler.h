@@ -19,7 +19,8 @@ typedef struct {
 #define RI_TYPE_SCHEDULER (ri_scheduler_get_type ())
 G_DECLARE_FINAL_TYPE (RiScheduler, ri_scheduler, RI, SCHEDULER, GObject)
 
-RiScheduler   *ri_scheduler_new              (RiConfig           *config);
+RiScheduler   *ri_scheduler_new              (RiConfig           *config,
+                                              RiContentCache     *cache);
 RiConfig      *ri_scheduler_get_config       (RiScheduler        *self);
 void           ri_scheduler_set_config       (RiScheduler        *self,
                                               RiConfig           *config);

@@ -21,6 +21,8 @@
  */
 struct _RiIndexer {
   GObject parent_instance;
+
+  RiContentCache *cache;      /* (owned) (nullable) kept across runs */
 };
 
 G_DEFINE_TYPE (RiIndexer, ri_indexer, G_TYPE_OBJECT)
@@ -39,12 +41,15 @@ typedef struct {
   RiIconStore *icons;         /* (owned) (nullable) */
   gboolean all_indexes;
   guint pending;
+  GHashTable *referenced;     /* (owned) digests of every registry scanned */
+  gboolean all_scanned;       /* every registry's scan succeeded */
 } Run;
 
 typedef struct {
   GTask *task;                /* (owned) */
   RiRegistryClient *client;   /* (owned) */
   GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) borrowed from the config */
+  gint64 started_us;          /* monotonic */
 } RegistryRun;
 
 static void
@@ -53,6 +58,7 @@ run_free (Run *run)
   ri_config_unref (run->config);
   ri_run_report_unref (run->report);
   g_clear_object (&run->icons);
+  g_hash_table_unref (run->referenced);
   g_free (run);
 }
 
@@ -66,8 +72,17 @@ registry_run_free (RegistryRun *registry_run)
 }
 
 static void
+ri_indexer_finalize (GObject *object)
+{
+  g_clear_object (&RI_INDEXER (object)->cache);
+  G_OBJECT_CLASS (ri_indexer_parent_class)->finalize (object);
+}
+
+static void
 ri_indexer_class_init (RiIndexerClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = ri_indexer_finalize;
+
   signals[SIGNAL_INDEX_DONE] =
     g_signal_new ("index-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_POINTER);
@@ -82,9 +97,12 @@ ri_indexer_init (RiIndexer *self)
 }
 
 RiIndexer *
-ri_indexer_new (void)
+ri_indexer_new (RiContentCache *cache)
 {
-  return g_object_new (RI_TYPE_INDEXER, NULL);
+  RiIndexer *self = g_object_new (RI_TYPE_INDEXER, NULL);
+
+  self->cache = cache ? g_object_ref (cache) : NULL;
+  return self;
 }
 
 gboolean
@@ -133,6 +151,12 @@ finish_run (GTask *task)
       else if (removed > 0)
         g_info ("Removed %u unreferenced icons", removed);
     }
+
+  /* Only a complete run knows every digest still in use. */
+  if (report->success && run->all_indexes && run->all_scanned && run->self->cache != NULL)
+    ri_content_cache_prune (run->self->cache, run->referenced);
+  if (run->self->cache != NULL)
+    report->cache = *ri_content_cache_get_stats (run->self->cache);
 
   report->finished_us = g_get_real_time ();
   if (report->success)
@@ -198,6 +222,17 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(RiRegistryModel) model = ri_registry_scan_finish (result, &error);
 
   add_stats (&run->report->stats, ri_registry_client_get_stats (registry_run->client));
+  run->report->scan_us = MAX (run->report->scan_us, g_get_monotonic_time () - registry_run->started_us);
+  if (model != NULL)
+    {
+      GHashTableIter iter;
+      gpointer digest;
+      g_hash_table_iter_init (&iter, model->referenced);
+      while (g_hash_table_iter_next (&iter, &digest, NULL))
+        g_hash_table_add (run->referenced, g_strdup (digest));
+    }
+  else
+    run->all_scanned = FALSE;
 
   for (guint i = 0; i < registry_run->indexes->len; i++)
     {
@@ -205,7 +240,11 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       RiIndexReport *report = index_report_new (index);
 
       if (model != NULL)
-        write_index (run, index, model, report);
+        {
+          gint64 start = g_get_monotonic_time ();
+          write_index (run, index, model, report);
+          run->report->write_us += g_get_monotonic_time () - start;
+        }
       else
         report->error = g_strdup_printf ("Index '%s' not written (the previous file is kept): %s",
                                          index->name, error->message);
@@ -252,6 +291,10 @@ ri_indexer_run_async (RiIndexer          *self,
   run->report = ri_run_report_new ();
   run->report->started_us = g_get_real_time ();
   run->all_indexes = names == NULL || names[0] == NULL;
+  run->all_scanned = TRUE;
+  run->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (self->cache != NULL)
+    ri_content_cache_reset_stats (self->cache);
   /* Without an index that extracts icons, nothing references the stored
    * ones, and collecting them as garbage would delete them all. */
   for (guint i = 0; i < config->indexes->len; i++)
@@ -295,10 +338,11 @@ ri_indexer_run_async (RiIndexer          *self,
       registry_run->task = g_object_ref (task);
       registry_run->client = ri_registry_client_new (ri_config_get_registry (config, registry));
       registry_run->indexes = g_ptr_array_ref (g_hash_table_lookup (groups, registry));
+      registry_run->started_us = g_get_monotonic_time ();
       g_signal_emit (self, signals[SIGNAL_REGISTRY_STARTED], 0, registry, registry_run->indexes->len);
       ri_registry_scan_async (registry_run->client, registry_run->indexes,
                               (const char * const *) ri_config_get_registry (config, registry)->repositories,
-                              cancellable, scan_cb, registry_run);
+                              self->cache, cancellable, scan_cb, registry_run);
     }
 }
 

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "ri-config.h"
+#include "ri-content-cache.h"
 #include "ri-run-report.h"
 
 G_BEGIN_DECLS
@@ -12,7 +13,7 @@ G_DECLARE_FINAL_TYPE (RiIndexer, ri_indexer, RI, INDEXER, GObject)
 
 #define RI_DEFAULT_MAX_CONNECTIONS 8
 
-RiIndexer   *ri_indexer_new        (void);
+RiIndexer   *ri_indexer_new        (RiContentCache      *cache);
 void         ri_indexer_run_async  (RiIndexer           *self,
                                     RiConfig            *config,
                                     const char * const  *names,

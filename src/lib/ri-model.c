@@ -143,6 +143,7 @@ ri_registry_model_new (const char *registry)
   g_atomic_ref_count_init (&model->ref_count);
   model->registry = g_strdup (registry);
   model->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_repository_free);
+  model->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return model;
 }
 
@@ -160,6 +161,7 @@ ri_registry_model_unref (RiRegistryModel *model)
     return;
   g_free (model->registry);
   g_ptr_array_unref (model->repositories);
+  g_hash_table_unref (model->referenced);
   g_free (model);
 }
 

@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
   char *registry;         /* (owned) base URL */
   GPtrArray *repositories;/* (owned) (element-type RiRepository) sorted by name */
+  GHashTable *referenced; /* (owned) set of every manifest and config digest the scan used */
   gatomicrefcount ref_count;
 } RiRegistryModel;
 

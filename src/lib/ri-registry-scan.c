@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ri-config.h"
+#include "ri-content-cache.h"
 #include "ri-error.h"
 #include "ri-manifest.h"
 #include "ri-names.h"
@@ -40,7 +41,9 @@ typedef struct {
   GHashTable *manifests;      /* (owned) digest → RiManifest */
   GHashTable *configs;        /* (owned) digest → RiImageConfig */
   GHashTable *requested;      /* (owned) digests asked for by digest */
+  GHashTable *requested_tagged; /* (owned) tagged manifests asked for by digest */
   GStrv configured;           /* (owned) (nullable) repositories: names and globs */
+  RiContentCache *cache;      /* (owned) (nullable) */
   GPtrArray *patterns;        /* (owned) (nullable) (element-type GPatternSpec) */
 } Scan;
 
@@ -51,6 +54,7 @@ typedef struct {
   char *tag;                  /* (owned) (nullable) */
   char *digest;               /* (owned) (nullable) what a by-digest request expects */
   char *url;                  /* (owned) */
+  gboolean tagged;            /* a manifest that is tagged (not only a list's child) */
 } Request;
 
 static void
@@ -77,7 +81,9 @@ scan_free (Scan *scan)
   g_hash_table_unref (scan->manifests);
   g_hash_table_unref (scan->configs);
   g_hash_table_unref (scan->requested);
+  g_hash_table_unref (scan->requested_tagged);
   g_strfreev (scan->configured);
+  g_clear_object (&scan->cache);
   g_clear_pointer (&scan->patterns, g_ptr_array_unref);
   g_free (scan);
 }
@@ -124,9 +130,19 @@ scan_fail (Scan *scan, GError *error)
 
 static void response_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
+static void request_full (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repository,
+                          const char *tag, const char *digest, gboolean tagged);
+
 static void
 request (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repository,
          const char *tag, const char *digest)
+{
+  request_full (task, kind, url, repository, tag, digest, tag != NULL);
+}
+
+static void
+request_full (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repository,
+              const char *tag, const char *digest, gboolean tagged)
 {
   Scan *scan = g_task_get_task_data (task);
   Request *r = g_new0 (Request, 1);
@@ -150,6 +166,7 @@ request (GTask *task, RiRequestKind kind, const char *url, ScanRepository *repos
   r->tag = g_strdup (tag);
   r->digest = g_strdup (digest);
   r->url = g_strdup (url);
+  r->tagged = tagged;
   scan->pending++;
   ri_registry_client_request_async (scan->client, kind, url,
                                     kind == RI_REQUEST_MANIFEST || kind == RI_REQUEST_MANIFEST_HEAD
@@ -321,13 +338,21 @@ tags_complete (GTask *task, ScanRepository *repository)
     return;
 
   /* Every tag of the repository that points at a selected manifest is
-   * written, so the unselected ones need their digests too: a HEAD each. */
+   * written, so the unselected ones need their digests too: a HEAD each.
+   * A selected tag whose digest the last scan saw gets a HEAD as well, and
+   * its manifest comes from the cache unless it moved; a new one is
+   * fetched at once, which is one request instead of two. */
   g_hash_table_iter_init (&iter, repository->tag_digests);
   while (g_hash_table_iter_next (&iter, &tag, NULL))
     {
       g_autofree char *url = manifest_url (scan, repository->name, tag);
-      request (task, tag_is_selected (scan, tag) ? RI_REQUEST_MANIFEST : RI_REQUEST_MANIFEST_HEAD,
-               url, repository, tag, NULL);
+      gboolean wanted = tag_is_selected (scan, tag);
+      gboolean known = scan->cache != NULL &&
+        ri_content_cache_get_tag (scan->cache, ri_registry_client_get_base_url (scan->client),
+                                  repository->name, tag) != NULL;
+
+      request_full (task, wanted && !known ? RI_REQUEST_MANIFEST : RI_REQUEST_MANIFEST_HEAD,
+                    url, repository, tag, NULL, wanted);
     }
 }
 
@@ -362,28 +387,112 @@ handle_tags (GTask *task, Request *r, RiResponse *response)
     tags_complete (task, r->repository);
 }
 
+static gboolean store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source);
+
 static void
 request_config (GTask *task, RiManifest *manifest, const char *repository)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autofree char *path = NULL;
   g_autofree char *url = NULL;
+  g_autoptr(GBytes) cached = NULL;
 
   if (!g_hash_table_add (scan->requested, g_strdup (manifest->config_digest)))
+    return;
+  if (scan->cache != NULL &&
+      (cached = ri_content_cache_lookup (scan->cache, manifest->config_digest)) != NULL &&
+      store_config (scan, manifest->config_digest, cached, "the cache"))
     return;
   path = g_strdup_printf ("/v2/%s/blobs/%s", repository, manifest->config_digest);
   url = ri_registry_client_build_url (scan->client, path);
   request (task, RI_REQUEST_BLOB, url, NULL, NULL, manifest->config_digest);
 }
 
+static void ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gboolean tagged);
+
+/* What follows from having a manifest's bytes, from the network or the
+ * cache: parse it once, then make sure its config blob, or for a tagged
+ * list its children, are there too. */
+static gboolean
+process_manifest (GTask *task, ScanRepository *repository, const char *digest, GBytes *bytes,
+                  const char *content_type, gboolean tagged, const char *source)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  RiManifest *manifest = g_hash_table_lookup (scan->manifests, digest);
+
+  if (manifest == NULL)
+    {
+      manifest = ri_manifest_parse (bytes, content_type, &error);
+      if (manifest == NULL)
+        {
+          g_prefix_error (&error, "%s: ", source);
+          scan_fail (scan, g_steal_pointer (&error));
+          return FALSE;
+        }
+      g_hash_table_insert (scan->manifests, g_strdup (digest), manifest);
+      if (scan->cache != NULL)
+        ri_content_cache_store (scan->cache, digest, bytes);
+    }
+
+  if (!manifest->is_list)
+    {
+      request_config (task, manifest, repository->name);
+      return TRUE;
+    }
+  if (!tagged)
+    return TRUE; /* a list inside a list: skipped when assembling */
+
+  for (guint i = 0; i < manifest->children->len; i++)
+    {
+      RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
+
+      if (ri_media_type_is_image (child->media_type) && ri_digest_is_valid (child->digest))
+        ensure_manifest (task, repository, child->digest, FALSE);
+    }
+  return TRUE;
+}
+
+/* Gets the manifest @digest from the cache, or else from the registry. */
+static void
+ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gboolean tagged)
+{
+  Scan *scan = g_task_get_task_data (task);
+  g_autoptr(GBytes) cached = NULL;
+  g_autofree char *url = NULL;
+  RiManifest *manifest = g_hash_table_lookup (scan->manifests, digest);
+
+  if (manifest != NULL)
+    {
+      /* Parsed already; a list seen first as a child still needs its own. */
+      if (tagged && manifest->is_list)
+        process_manifest (task, repository, digest, NULL, NULL, TRUE, NULL);
+      return;
+    }
+  /* Once per digest; a tagged list's children matter, so a tagged
+   * request is not folded into an untagged one still in flight. */
+  if (!tagged && g_hash_table_contains (scan->requested_tagged, digest))
+    return;
+  if (!g_hash_table_add (tagged ? scan->requested_tagged : scan->requested, g_strdup (digest)))
+    return;
+  if (scan->cache != NULL && (cached = ri_content_cache_lookup (scan->cache, digest)) != NULL)
+    {
+      g_autofree char *computed = ri_digest_compute (cached);
+      if (g_str_equal (computed, digest))
+        {
+          process_manifest (task, repository, digest, cached, NULL, tagged, "the cached manifest");
+          return;
+        }
+    }
+  url = manifest_url (scan, repository->name, digest);
+  request_full (task, RI_REQUEST_MANIFEST, url, repository, NULL, digest, tagged);
+}
+
 static void
 handle_manifest (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
   g_autofree char *digest = ri_digest_compute (response->body);
-  g_autoptr(RiManifest) parsed = NULL;
-  RiManifest *manifest;
 
   if (response->docker_digest != NULL && g_strcmp0 (response->docker_digest, digest) != 0)
     {
@@ -405,41 +514,8 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
       g_hash_table_replace (r->repository->tag_digests, g_strdup (r->tag), g_strdup (digest));
       g_hash_table_add (r->repository->fetched, g_strdup (digest));
     }
-
-  manifest = g_hash_table_lookup (scan->manifests, digest);
-  if (manifest == NULL)
-    {
-      parsed = ri_manifest_parse (response->body, response->content_type, &error);
-      if (parsed == NULL)
-        {
-          scan_fail (scan, response_error (response, g_steal_pointer (&error)));
-          return;
-        }
-      manifest = parsed;
-      g_hash_table_insert (scan->manifests, g_strdup (digest), g_steal_pointer (&parsed));
-    }
-
-  if (!manifest->is_list)
-    {
-      request_config (task, manifest, r->repository ? r->repository->name : NULL);
-      return;
-    }
-  if (r->tag == NULL)
-    return; /* a list inside a list: skipped when assembling */
-
-  for (guint i = 0; i < manifest->children->len; i++)
-    {
-      RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
-      g_autofree char *url = NULL;
-
-      if (!ri_media_type_is_image (child->media_type) || !ri_digest_is_valid (child->digest))
-        continue;
-      if (g_hash_table_contains (scan->manifests, child->digest) ||
-          !g_hash_table_add (scan->requested, g_strdup (child->digest)))
-        continue;
-      url = manifest_url (scan, r->repository->name, child->digest);
-      request (task, RI_REQUEST_MANIFEST, url, r->repository, NULL, child->digest);
-    }
+  process_manifest (task, r->repository, digest, response->body, response->content_type, r->tagged,
+                    response->url);
 }
 
 static void
@@ -447,19 +523,48 @@ handle_head (GTask *task, Request *r, RiResponse *response)
 {
   if (response->docker_digest == NULL || !ri_digest_is_valid (response->docker_digest))
     {
+      if (r->tagged)
+        {
+          /* Without a digest in the answer, only the body can tell. */
+          request (task, RI_REQUEST_MANIFEST, r->url, r->repository, r->tag, NULL);
+          return;
+        }
       g_debug ("%s: no usable Docker-Content-Digest; tag '%s' is left out of Tags", response->url, r->tag);
       return;
     }
   g_hash_table_replace (r->repository->tag_digests, g_strdup (r->tag), g_strdup (response->docker_digest));
+  if (r->tagged)
+    {
+      g_hash_table_add (r->repository->fetched, g_strdup (response->docker_digest));
+      ensure_manifest (task, r->repository, response->docker_digest, TRUE);
+    }
+}
+
+/* Parses a config blob whose digest was checked; FALSE (and the scan
+ * failed) when it is malformed. */
+static gboolean
+store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source)
+{
+  g_autoptr(GError) error = NULL;
+  RiImageConfig *config = ri_image_config_parse (bytes, &error);
+
+  if (config == NULL)
+    {
+      g_prefix_error (&error, "%s: ", source);
+      scan_fail (scan, g_steal_pointer (&error));
+      return FALSE;
+    }
+  g_hash_table_insert (scan->configs, g_strdup (digest), config);
+  if (scan->cache != NULL)
+    ri_content_cache_store (scan->cache, digest, bytes);
+  return TRUE;
 }
 
 static void
 handle_blob (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
   g_autofree char *digest = ri_digest_compute (response->body);
-  RiImageConfig *config;
 
   if (!g_str_equal (digest, r->digest))
     {
@@ -468,13 +573,7 @@ handle_blob (GTask *task, Request *r, RiResponse *response)
                                     response->url, digest, r->digest));
       return;
     }
-  config = ri_image_config_parse (response->body, &error);
-  if (config == NULL)
-    {
-      scan_fail (scan, response_error (response, g_steal_pointer (&error)));
-      return;
-    }
-  g_hash_table_insert (scan->configs, g_strdup (digest), config);
+  store_config (scan, digest, response->body, response->url);
 }
 
 static void
@@ -655,6 +754,30 @@ assemble (Scan *scan)
         g_ptr_array_add (model->repositories, g_steal_pointer (&repository));
     }
   ri_registry_model_sort (model);
+
+  {
+    g_autoptr(GHashTable) tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    for (guint i = 0; i < scan->repositories->len; i++)
+      {
+        ScanRepository *scanned = g_ptr_array_index (scan->repositories, i);
+        g_hash_table_iter_init (&iter, scanned->tag_digests);
+        while (g_hash_table_iter_next (&iter, &key, &value))
+          if (value != NULL)
+            g_hash_table_insert (tags, g_strconcat (scanned->name, "\n", key, NULL), value);
+      }
+    if (scan->cache != NULL)
+      ri_content_cache_set_tags (scan->cache, ri_registry_client_get_base_url (scan->client), tags);
+
+    g_hash_table_iter_init (&iter, scan->manifests);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      g_hash_table_add (model->referenced, g_strdup (key));
+    g_hash_table_iter_init (&iter, scan->configs);
+    while (g_hash_table_iter_next (&iter, &key, NULL))
+      g_hash_table_add (model->referenced, g_strdup (key));
+  }
   return g_steal_pointer (&model);
 }
 
@@ -668,6 +791,7 @@ void
 ri_registry_scan_async (RiRegistryClient   *client,
                         GPtrArray          *indexes,
                         const char * const *repositories,
+                        RiContentCache     *cache,
                         GCancellable       *cancellable,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
@@ -696,6 +820,8 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->manifests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_manifest_free);
   scan->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_image_config_free);
   scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  scan->requested_tagged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  scan->cache = cache ? g_object_ref (cache) : NULL;
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
 
   if (repositories != NULL)

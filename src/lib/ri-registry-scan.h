@@ -2,6 +2,7 @@
 
 #include <gio/gio.h>
 
+#include "ri-content-cache.h"
 #include "ri-model.h"
 #include "ri-registry-client.h"
 
@@ -15,6 +16,7 @@ G_BEGIN_DECLS
 void             ri_registry_scan_async  (RiRegistryClient    *client,
                                           GPtrArray           *indexes,
                                           const char * const  *repositories,
+                                          RiContentCache      *cache,
                                           GCancellable        *cancellable,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data);

@@ -2,6 +2,7 @@
 
 #include <glib-object.h>
 
+#include "ri-content-cache.h"
 #include "ri-index-writer.h"
 #include "ri-registry-client.h"
 
@@ -23,6 +24,9 @@ typedef struct {
   gboolean success;           /* every index asked for was written */
   GPtrArray *indexes;         /* (owned) (element-type RiIndexReport) */
   RiRequestStats stats;       /* summed over the registries */
+  RiCacheStats cache;         /* what the content cache saved */
+  gint64 scan_us;             /* the longest registry scan */
+  gint64 write_us;            /* building and writing every index */
   char *message;              /* (owned) one line for people */
   gatomicrefcount ref_count;
 } RiRunReport;

@@ -5,6 +5,7 @@ in a temporary directory, filled with the project's test-data tool, and the
 regindexer binaries from the build tree.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -28,6 +29,15 @@ CLI = os.environ.get("REGINDEXER_CLI", os.path.join(BUILD_DIR, "src", "cli", "re
 DAEMON = os.environ.get("REGINDEXER_DAEMON", os.path.join(BUILD_DIR, "src", "daemon", "regindexer-daemon"))
 COMMAND_TIMEOUT = 120
 
+# Each command gets a cache of its own unless a test hands one over: runs
+# must not reuse what another test (or the developer's own runs) fetched.
+_CACHE_ROOT = tempfile.mkdtemp(prefix="ri-test-caches-")
+atexit.register(shutil.rmtree, _CACHE_ROOT, True)
+
+
+def fresh_cache_dir():
+    return tempfile.mkdtemp(dir=_CACHE_ROOT)
+
 
 def skip_or_fail(reason):
     """CI sets REGINDEXER_TESTS_NO_SKIP=1: a missing dependency there is a
@@ -49,6 +59,7 @@ def run_cli(*args, env=None, timeout=COMMAND_TIMEOUT, check=None):
     # engine must never reach a daemon of the developer's session.
     full_env.setdefault("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
     full_env.setdefault("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")
+    full_env["XDG_CACHE_HOME"] = fresh_cache_dir()
     if env:
         full_env.update(env)
     result = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -232,7 +243,7 @@ class Daemon:
     def __init__(self, bus, config, log_path, extra_args=()):
         env = dict(os.environ)
         env.update({"DBUS_SESSION_BUS_ADDRESS": bus.address, "G_DEBUG": "fatal-criticals",
-                    "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8"})
+                    "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8", "XDG_CACHE_HOME": fresh_cache_dir()})
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen([DAEMON, "--session", "-c", config] + list(extra_args),

@@ -154,9 +154,12 @@ class FaultProxy:
       ("redirect", url)          answer 307 to url + the request path
     Every request is recorded with its headers."""
 
-    def __init__(self, upstream_port, upstream_headers=None):
+    def __init__(self, upstream_port, upstream_headers=None, delay=0):
         self.upstream_port = upstream_port
         self.upstream_headers = upstream_headers or {}
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.rules = []
         self.requests = []
         self.lock = threading.Lock()
@@ -201,6 +204,18 @@ class FaultProxy:
         return len([p for p, _ in self.requests if re.search(pattern, p)])
 
     def serve(self, handler):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            self.serve_one(handler)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def serve_one(self, handler):
         path = handler.path
         with self.lock:
             self.requests.append((path, dict(handler.headers)))

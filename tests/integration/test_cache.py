@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Never ask twice: request counts of cold, warm and partly changed scans,
+the on-disk cache's integrity, the daemon's memory across runs, pruning,
+and the bound on requests in flight."""
+
+import os
+import re
+import shutil
+
+import ritest
+import services
+from ritest import ri_testdata
+
+
+def counts(stderr):
+    match = re.search(r"Requests: (\d+) catalog pages, (\d+) tag pages, (\d+) manifests, (\d+) manifest HEADs, "
+                      r"(\d+) blobs", stderr)
+    assert match, stderr
+    return dict(zip(("catalog", "tags", "manifest", "head", "blob"), map(int, match.groups())))
+
+
+def spec():
+    return [
+        {"repository": "one", "tags": ["latest", "1.0"], "labels": {"n": "1"}},       # two tags, one manifest
+        {"repository": "two", "tags": ["latest"], "labels": {"n": "2"}},
+        {"repository": "two", "tags": ["old"], "labels": {"n": "2-old"}},
+        {"repository": "multi", "tags": ["latest"],
+         "list": [{"architecture": "amd64", "labels": {"n": "m"}}, {"architecture": "arm64", "labels": {"n": "m"}}]},
+        {"repository": "shared", "tags": ["latest"], "labels": {"n": "1"}},           # same config as 'one'
+    ]
+
+
+class CacheTest(ritest.RegistryTestCase):
+    def setUp(self):
+        super().setUp()
+        # Each test gets a registry state of its own to change.
+        self.registry.stop()
+        shutil.rmtree(os.path.join(self.registry_dir, "storage"), ignore_errors=True)
+        self.registry.start()
+        self.entries = self.push(spec())
+        self.cache = self.path("cache")
+        self.config = self.write_config(
+            "indexes:\n"
+            "  all:\n    output: out/all.json\n    registry: %(url)s\n    tags: ['*']\n"
+            "  latest:\n    output: out/latest.json\n    registry: %(url)s\n" % {"url": self.registry.url})
+
+    def index(self, *args, check=0, env=None):
+        result = ritest.run_cli("-v", "--cache-dir", self.cache, "-c", self.config, "index", *args,
+                                check=check, env=env)
+        return counts(result.stderr), result
+
+    def files(self):
+        return {name: open(self.path("out", name), "rb").read() for name in os.listdir(self.path("out"))}
+
+    def cache_entries(self):
+        return sorted(f for d, _, files in os.walk(os.path.join(self.cache, "sha256")) for f in files)
+
+    def test_cold_warm_changed(self):
+        cold, _ = self.index()
+        # One catalog page, a tag list per repository, one GET per tag (six:
+        # nothing is known yet), the list's two children, one blob per
+        # distinct config (one and shared share theirs): 4 + 2 - 1 = 5.
+        self.assertEqual(cold, {"catalog": 1, "tags": 4, "manifest": 6 + 2, "head": 0, "blob": 5})
+        first = self.files()
+
+        warm, result = self.index()
+        # Only HEADs: every manifest and config blob comes from the cache.
+        self.assertEqual(warm, {"catalog": 1, "tags": 4, "manifest": 0, "head": 6, "blob": 0})
+        self.assertIn("unchanged", result.stdout)
+        self.assertEqual(self.files(), first)
+
+        # Move one tag to a new image: exactly its manifest and config.
+        self.push([{"repository": "two", "tags": ["latest"], "labels": {"n": "2-new"}}])
+        changed, _ = self.index()
+        self.assertEqual(changed, {"catalog": 1, "tags": 4, "manifest": 1, "head": 6, "blob": 1})
+        document, _ = self.load("out", "all.json")
+        two = [r for r in document["Results"] if r["Name"] == "two"][0]
+        self.assertEqual(sorted(i["Labels"]["n"] for i in two["Images"]), ["2-new", "2-old"])
+
+    def test_new_tag_is_fetched_directly(self):
+        self.index()
+        self.push([{"repository": "one", "tags": ["2.0"], "labels": {"n": "1-two"}}])
+        changed, _ = self.index()
+        # The new tag: one GET (not HEAD + GET) and its blob.
+        self.assertEqual((changed["manifest"], changed["head"], changed["blob"]), (1, 6, 1))
+
+    def test_corrupt_entry_is_refetched(self):
+        self.index()
+        first = self.files()
+        victim = [e for e in self.entries if e["repository"] == "two" and e["tags"] == ["latest"]][0]
+        hex_digest = victim["config_digest"].split(":")[1]
+        path = os.path.join(self.cache, "sha256", hex_digest[:2], hex_digest[2:])
+        with open(path, "wb") as f:
+            f.write(b'{"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": "evil"}}}')
+        warm, result = self.index()
+        self.assertIn("does not match its digest; dropping it", result.stderr)
+        self.assertEqual((warm["manifest"], warm["blob"]), (0, 1))
+        self.assertEqual(self.files(), first)
+
+    def test_unwritable_cache_directory(self):
+        with open(self.path("blocker"), "w") as f:
+            f.write("a file, not a directory\n")
+        self.cache = self.path("blocker", "cache")
+        cold, result = self.index()
+        self.assertIn("caching in memory only", result.stderr)
+        self.assertEqual(cold["manifest"], 8)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(len(document["Results"]), 4)
+
+    def test_pruned_when_no_longer_referenced(self):
+        self.index()
+        before = self.cache_entries()
+        gone = [e for e in self.entries if e["repository"] == "two" and e["tags"] == ["old"]][0]
+        ri_testdata.Client(self.registry.url).delete_manifest("two", gone["digest"])
+        self.index()
+        after = self.cache_entries()
+        # Its manifest and its config blob are gone, nothing else.
+        removed = set(before) - set(after)
+        self.assertEqual(removed, {gone["digest"].split(":")[1][2:], gone["config_digest"].split(":")[1][2:]})
+        # A partial run prunes nothing.
+        self.push([{"repository": "two", "tags": ["newer"], "labels": {"n": "x"}}])
+        self.index("latest")
+        self.index("latest")
+        self.assertTrue(set(after) <= set(self.cache_entries()))
+
+
+class DaemonCacheTest(ritest.DaemonTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.push(spec())
+
+    def test_memory_cache_across_runs(self):
+        # An unusable directory: only the daemon's memory can help.
+        with open(self.path("blocker"), "w") as f:
+            f.write("x\n")
+        self.start_daemon("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n"
+                          % self.registry.url, extra_args=["--cache-dir", self.path("blocker", "cache")])
+        first = self.client.finished(1)[3]["requests"]
+        self.assertEqual((first["manifest"], first["blob"]), (8, 5))
+        job = self.client.reindex()
+        second = self.client.wait_finished(job)[3]["requests"]
+        self.assertEqual((second["manifest"], second["manifest-head"], second["blob"]), (0, 6, 0))
+        self.assertGreater(second["cache-hits"], 0)
+        self.assertIn("caching in memory only", self.daemon.output())
+
+
+class ConcurrencyTest(ritest.RegistryTestCase):
+    def test_bound_is_respected(self):
+        self.push([{"repository": "c%02d" % i, "tags": ["latest"], "labels": {"i": str(i)}} for i in range(30)])
+        proxy = services.FaultProxy(self.registry.port, delay=0.05)
+        self.addCleanup(proxy.close)
+        config = self.write_config("indexes:\n  all:\n    output: all.json\n    registry: %s\n"
+                                   "registries:\n  %s:\n    max_connections: 3\n" % (proxy.url, proxy.url))
+        ritest.run_cli("-c", config, "index", check=0)
+        self.assertLessEqual(proxy.max_in_flight, 3)
+        # And it does overlap requests (30 tag lists were queued at once).
+        self.assertGreaterEqual(proxy.max_in_flight, 2)
+
+
+if __name__ == "__main__":
+    ritest.main()
