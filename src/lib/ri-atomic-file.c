@@ -20,9 +20,12 @@ set_errno_error (GError **error, int saved_errno, const char *what, const char *
  * a mix: a temporary file in the same directory, fsync, rename, and an
  * fsync of the directory so that the rename survives a crash. Unlike
  * g_file_set_contents_full() the mode is exactly @mode whatever the umask,
- * since the files are read by a web server running as another user. */
+ * since the files are read by a web server running as another user.
+ * Without @durable nothing is fsynced: for files that are checked when
+ * read and cheap to recreate (cache entries), atomicity is enough. */
 gboolean
-ri_write_file_atomically (const char *path, const void *data, gsize length, int mode, GError **error)
+ri_write_file_atomically (const char *path, const void *data, gsize length, int mode, gboolean durable,
+                          GError **error)
 {
   g_autofree char *directory = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
@@ -49,7 +52,7 @@ ri_write_file_atomically (const char *path, const void *data, gsize length, int 
       p += written;
       remaining -= written;
     }
-  if (fsync (fd) != 0)
+  if (durable && fsync (fd) != 0)
     goto fail;
   if (close (fd) != 0)
     {
@@ -63,7 +66,7 @@ ri_write_file_atomically (const char *path, const void *data, gsize length, int 
       g_unlink (tmp_path);
       return set_errno_error (error, saved_errno, "rename a temporary file to", path);
     }
-  dir_fd = open (directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir_fd = durable ? open (directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dir_fd >= 0)
     {
       fsync (dir_fd);

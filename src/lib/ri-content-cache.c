@@ -173,7 +173,7 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
       disable_disk (self, "create", directory, errno);
       return;
     }
-  if (!ri_write_file_atomically (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 0644, &error))
+  if (!ri_write_file_atomically (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 0644, FALSE, &error))
     {
       g_warning ("%s: caching in memory only", error->message);
       g_clear_pointer (&self->directory, g_free);
@@ -264,7 +264,7 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
   path = tags_path (self, registry);
   directory = g_path_get_dirname (path);
   if (g_mkdir_with_parents (directory, 0755) != 0 ||
-      !ri_write_file_atomically (path, data, strlen (data), 0644, &error))
+      !ri_write_file_atomically (path, data, strlen (data), 0644, FALSE, &error))
     g_warning ("Cannot remember the tags of %s: %s", registry, error ? error->message : g_strerror (errno));
 }
 

@@ -156,7 +156,7 @@ ri_icon_store_rewrite (RiIconStore *self, const char *value, GError **error)
           return NULL;
         }
       if (!ri_write_file_atomically (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                                     0644, error))
+                                     0644, TRUE, error))
         {
           g_prefix_error (error, "Cannot store an icon: ");
           return NULL;
@@ -243,7 +243,7 @@ ri_icon_store_collect_garbage (RiIconStore *self, guint grace_period_s, guint *n
   if (n_removed != NULL)
     *n_removed = removed;
   data = g_key_file_to_data (new_state, NULL, NULL);
-  if (!ri_write_file_atomically (state_path, data, strlen (data), 0644, error))
+  if (!ri_write_file_atomically (state_path, data, strlen (data), 0644, TRUE, error))
     {
       g_prefix_error (error, "Cannot record unreferenced icons: ");
       return FALSE;

@@ -215,7 +215,7 @@ ri_index_write_file (const char *path, const char *contents, gboolean *changed, 
                    directory, g_strerror (saved_errno));
       return FALSE;
     }
-  if (!ri_write_file_atomically (path, contents, length, 0644, error))
+  if (!ri_write_file_atomically (path, contents, length, 0644, TRUE, error))
     {
       g_prefix_error (error, "Cannot write the index: ");
       return FALSE;

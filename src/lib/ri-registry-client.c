@@ -478,6 +478,8 @@ complete_with_status (RiRegistryClient *self, GTask *task)
     {
       self->stats.bytes += request->buffer->len;
       response->body = g_byte_array_free_to_bytes (g_steal_pointer (&request->buffer));
+      if (g_str_equal (request->method, "HEAD"))
+        g_clear_pointer (&response->body, g_bytes_unref);
     }
 
   if (SOUP_STATUS_IS_SUCCESSFUL (status))
@@ -979,13 +981,11 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  if (g_str_equal (request->method, "HEAD"))
-    {
-      g_input_stream_close (request->stream, NULL, NULL);
-      complete_with_status (self, task);
-      return;
-    }
-  length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+  /* Even an empty body (HEAD) is read to its end: libsoup only reuses a
+   * connection whose response was consumed, and a new connection per
+   * request costs more than the request. */
+  length = g_str_equal (request->method, "HEAD") ? 0 :
+           soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
     ? soup_message_headers_get_content_length (headers) : -1;
   if (length > 0 && (guint64) length > request->max_size)
     {
@@ -993,7 +993,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                     "the limit of %" G_GSIZE_FORMAT " bytes", (gint64) length, request->max_size);
       return;
     }
-  request->buffer = g_byte_array_sized_new (length > 0 ? (guint) length : 4096);
+  request->buffer = g_byte_array_sized_new (length >= 0 ? (guint) length : 4096);
   read_next_chunk (g_steal_pointer (&task));
 }
 
