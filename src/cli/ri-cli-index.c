@@ -79,7 +79,7 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   {
     g_autofree char *cache_dir = options->cache_dir ? g_strdup (options->cache_dir)
                                                     : ri_content_cache_default_dir ();
-    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir);
+    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir, FALSE);
     indexer = ri_indexer_new (cache);
   }
   loop = g_main_loop_new (NULL, FALSE);

@@ -269,7 +269,7 @@ ri_daemon_activate (GApplication *application)
 
   {
     g_autofree char *cache_dir = self->cache_dir ? g_strdup (self->cache_dir) : ri_content_cache_default_dir ();
-    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir);
+    g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir, TRUE);
     self->scheduler = ri_scheduler_new (self->config, cache);
   }
   self->service = ri_indexer_service_new (self->scheduler, self->config_path);

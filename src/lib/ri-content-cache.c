@@ -25,12 +25,15 @@
  * known is asked for with a HEAD first, and only fetched when it moved.
  *
  * A directory that cannot be written turns the cache into a memory-only
- * one, with one warning.
+ * one, with one warning. A short-lived process (the CLI) asks for the
+ * disk only: a run never reads an entry twice, so keeping every body in
+ * memory as well would only add to its peak size.
  */
 struct _RiContentCache {
   GObject parent_instance;
 
   char *directory;          /* (owned) (nullable) NULL: memory only */
+  gboolean keep_in_memory;  /* also when on disk */
   GHashTable *memory;       /* (owned) digest → GBytes */
   GHashTable *tags;         /* (owned) registry → (GHashTable "repo\ntag" → digest) */
   RiCacheStats stats;
@@ -67,13 +70,15 @@ disable_disk (RiContentCache *self, const char *what, const char *path, int save
 {
   g_warning ("Cannot %s '%s' (%s): caching in memory only", what, path, g_strerror (saved_errno));
   g_clear_pointer (&self->directory, g_free);
+  self->keep_in_memory = TRUE;
 }
 
 RiContentCache *
-ri_content_cache_new (const char *directory)
+ri_content_cache_new (const char *directory, gboolean keep_in_memory)
 {
   RiContentCache *self = g_object_new (RI_TYPE_CONTENT_CACHE, NULL);
 
+  self->keep_in_memory = keep_in_memory || directory == NULL;
   if (directory != NULL)
     {
       g_autofree char *probe = g_build_filename (directory, "sha256", NULL);
@@ -145,7 +150,8 @@ ri_content_cache_lookup (RiContentCache *self, const char *digest)
       self->stats.misses++;
       return NULL;
     }
-  g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
+  if (self->keep_in_memory)
+    g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
   self->stats.hits++;
   return bytes;
 }
@@ -159,7 +165,8 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
 
   if (!ri_digest_is_valid (digest) || g_hash_table_contains (self->memory, digest))
     return;
-  g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
+  if (self->keep_in_memory)
+    g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
   self->stats.stored++;
   if (self->directory == NULL)
     return;
@@ -177,6 +184,8 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
     {
       g_warning ("%s: caching in memory only", error->message);
       g_clear_pointer (&self->directory, g_free);
+      self->keep_in_memory = TRUE;
+      g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
     }
 }
 

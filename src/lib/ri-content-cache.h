@@ -15,7 +15,8 @@ typedef struct {
 #define RI_TYPE_CONTENT_CACHE (ri_content_cache_get_type ())
 G_DECLARE_FINAL_TYPE (RiContentCache, ri_content_cache, RI, CONTENT_CACHE, GObject)
 
-RiContentCache *ri_content_cache_new            (const char     *directory);
+RiContentCache *ri_content_cache_new            (const char     *directory,
+                                                 gboolean        keep_in_memory);
 char           *ri_content_cache_default_dir    (void);
 GBytes         *ri_content_cache_lookup         (RiContentCache *self,
                                                  const char     *digest);

@@ -8,6 +8,7 @@
 #include "ri-atomic-file.h"
 #include "ri-error.h"
 #include "ri-index-writer.h"
+#include "ri-json-printer.h"
 
 static gboolean
 has_all_keys (GHashTable *map, GStrv keys)
@@ -43,152 +44,246 @@ is_flatpak_key (const char *key)
   return g_str_has_prefix (key, "org.freedesktop.") || g_str_has_prefix (key, "org.flatpak.");
 }
 
-/* Builds a fresh object for one index: the model is shared by all indexes
- * of the registry and is never modified, so one index's icon rewriting or
- * skipping cannot leak into another's. */
-static JsonNode *
-build_map (const RiIndexConfig *index, GHashTable *map, gboolean skip_flatpak, RiIconStore *icons,
-           GError **error)
-{
-  g_autoptr(JsonObject) object = json_object_new ();
-  GHashTableIter iter;
-  gpointer key, value;
+/* The index is written straight into text, in the layout of
+ * ri-json-printer.c (keys sorted, 4-space indentation), without building
+ * a tree of every image first: for a large registry that tree would be
+ * several times the size of the file. The keys of each level are
+ * written in sorted order by hand. */
 
-  g_hash_table_iter_init (&iter, map);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+typedef struct {
+  RiTagged *tagged;       /* (unowned) */
+  GPtrArray *children;    /* (owned) (nullable) (element-type RiImage) lists: the matching children */
+} Kept;
+
+static void
+kept_clear (Kept *kept)
+{
+  g_clear_pointer (&kept->children, g_ptr_array_unref);
+}
+
+static void
+key (GString *out, guint level, const char *name, gboolean first)
+{
+  if (!first)
+    g_string_append_c (out, ',');
+  ri_json_append_indent (out, level);
+  ri_json_append_string (out, name);
+  g_string_append (out, ": ");
+}
+
+static int
+compare_keys (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Annotations or labels for one index: skipped keys left out, icons
+ * rewritten. The model's table is shared by every index and never
+ * modified, so nothing one index does leaks into another. */
+static gboolean
+write_map (GString *out, guint level, const RiIndexConfig *index, GHashTable *map, gboolean skip_flatpak,
+           RiIconStore *icons, GError **error)
+{
+  g_autofree gpointer *keys = NULL;
+  guint n = 0, written = 0;
+
+  keys = g_hash_table_get_keys_as_array (map, &n);
+  qsort (keys, n, sizeof (gpointer), compare_keys);
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < n; i++)
     {
+      const char *name = keys[i];
+      const char *value = g_hash_table_lookup (map, name);
       g_autofree char *rewritten = NULL;
 
-      if (skip_flatpak && is_flatpak_key (key))
+      if (skip_flatpak && is_flatpak_key (name))
         continue;
-      if (icons != NULL && index->extract_icons && ri_icon_store_is_icon_key (key))
+      if (icons != NULL && index->extract_icons && ri_icon_store_is_icon_key (name))
         {
           g_autoptr(GError) local_error = NULL;
           rewritten = ri_icon_store_rewrite (icons, value, &local_error);
           if (local_error != NULL)
             {
               g_propagate_error (error, g_steal_pointer (&local_error));
-              return NULL;
+              return FALSE;
             }
         }
-      json_object_set_string_member (object, key, rewritten ? rewritten : value);
+      key (out, level + 1, name, written++ == 0);
+      ri_json_append_string (out, rewritten ? rewritten : value);
     }
-  return json_node_init_object (json_node_alloc (), object);
+  if (written > 0)
+    ri_json_append_indent (out, level);
+  g_string_append_c (out, '}');
+  return TRUE;
 }
 
-static JsonNode *
-strv_node (GStrv strv)
+static void
+write_tags (GString *out, guint level, GStrv tags)
 {
-  JsonArray *array = json_array_sized_new (g_strv_length (strv));
-
-  for (guint i = 0; strv[i]; i++)
-    json_array_add_string_element (array, strv[i]);
-  return json_node_init_array (json_node_alloc (), array);
+  g_string_append_c (out, '[');
+  for (guint i = 0; tags[i]; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      ri_json_append_indent (out, level + 1);
+      ri_json_append_string (out, tags[i]);
+    }
+  if (tags[0] != NULL)
+    ri_json_append_indent (out, level);
+  g_string_append_c (out, ']');
 }
 
-static JsonObject *
-build_image (const RiIndexConfig *index, const RiImage *image, GStrv tags, RiIconStore *icons, GError **error)
+static gboolean
+write_image (GString *out, guint level, const RiIndexConfig *index, const RiImage *image, GStrv tags,
+             RiIconStore *icons, GError **error)
 {
-  g_autoptr(JsonObject) object = json_object_new ();
-  JsonNode *annotations, *labels;
-
-  annotations = build_map (index, image->annotations, index->skip_flatpak_annotations, icons, error);
-  if (annotations == NULL)
-    return NULL;
-  json_object_set_member (object, "Annotations", annotations);
-  labels = build_map (index, image->labels, index->skip_flatpak_labels, icons, error);
-  if (labels == NULL)
-    return NULL;
-  json_object_set_member (object, "Labels", labels);
-  json_object_set_string_member (object, "Architecture", image->architecture);
-  json_object_set_string_member (object, "Digest", image->digest);
-  json_object_set_string_member (object, "MediaType", image->media_type);
-  json_object_set_string_member (object, "OS", image->os);
+  g_string_append_c (out, '{');
+  key (out, level + 1, "Annotations", TRUE);
+  if (!write_map (out, level + 1, index, image->annotations, index->skip_flatpak_annotations, icons, error))
+    return FALSE;
+  key (out, level + 1, "Architecture", FALSE);
+  ri_json_append_string (out, image->architecture);
+  key (out, level + 1, "Digest", FALSE);
+  ri_json_append_string (out, image->digest);
+  key (out, level + 1, "Labels", FALSE);
+  if (!write_map (out, level + 1, index, image->labels, index->skip_flatpak_labels, icons, error))
+    return FALSE;
+  key (out, level + 1, "MediaType", FALSE);
+  ri_json_append_string (out, image->media_type);
+  key (out, level + 1, "OS", FALSE);
+  ri_json_append_string (out, image->os);
   if (tags != NULL)
-    json_object_set_member (object, "Tags", strv_node (tags));
-  return g_steal_pointer (&object);
+    {
+      key (out, level + 1, "Tags", FALSE);
+      write_tags (out, level + 1, tags);
+    }
+  ri_json_append_indent (out, level);
+  g_string_append_c (out, '}');
+  return TRUE;
 }
 
-JsonNode *
+static gboolean
+write_kept (GString *out, guint level, const RiIndexConfig *index, GArray *kept, gboolean lists,
+            RiIconStore *icons, GError **error)
+{
+  g_string_append_c (out, '[');
+  for (guint i = 0; i < kept->len; i++)
+    {
+      Kept *entry = &g_array_index (kept, Kept, i);
+
+      if (i > 0)
+        g_string_append_c (out, ',');
+      ri_json_append_indent (out, level + 1);
+      if (!lists)
+        {
+          if (!write_image (out, level + 1, index, entry->tagged->image, entry->tagged->tags, icons, error))
+            return FALSE;
+          continue;
+        }
+      g_string_append_c (out, '{');
+      key (out, level + 2, "Digest", TRUE);
+      ri_json_append_string (out, entry->tagged->list->digest);
+      key (out, level + 2, "Images", FALSE);
+      g_string_append_c (out, '[');
+      for (guint j = 0; j < entry->children->len; j++)
+        {
+          if (j > 0)
+            g_string_append_c (out, ',');
+          ri_json_append_indent (out, level + 3);
+          if (!write_image (out, level + 3, index, g_ptr_array_index (entry->children, j), NULL, icons, error))
+            return FALSE;
+        }
+      ri_json_append_indent (out, level + 2);
+      g_string_append_c (out, ']');
+      key (out, level + 2, "MediaType", FALSE);
+      ri_json_append_string (out, entry->tagged->list->media_type);
+      key (out, level + 2, "Tags", FALSE);
+      write_tags (out, level + 2, entry->tagged->tags);
+      ri_json_append_indent (out, level + 1);
+      g_string_append_c (out, '}');
+    }
+  if (kept->len > 0)
+    ri_json_append_indent (out, level);
+  g_string_append_c (out, ']');
+  return TRUE;
+}
+
+char *
 ri_index_build (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons,
                 RiIndexCounts *counts, GError **error)
 {
-  g_autoptr(JsonObject) root = json_object_new ();
-  JsonArray *results = json_array_new ();
+  g_autoptr(GString) out = g_string_sized_new (64 * 1024);
+  g_autoptr(GArray) images = g_array_new (FALSE, TRUE, sizeof (Kept));
+  g_autoptr(GArray) lists = g_array_new (FALSE, TRUE, sizeof (Kept));
   RiIndexCounts local_counts = { 0 };
+  guint written = 0;
 
-  json_object_set_string_member (root, "Registry", index->registry_public);
-  json_object_set_array_member (root, "Results", results);
+  g_array_set_clear_func (lists, (GDestroyNotify) kept_clear);
+  g_string_append_c (out, '{');
+  key (out, 1, "Registry", TRUE);
+  ri_json_append_string (out, index->registry_public);
+  key (out, 1, "Results", FALSE);
+  g_string_append_c (out, '[');
 
   for (guint i = 0; i < model->repositories->len; i++)
     {
       RiRepository *repository = g_ptr_array_index (model->repositories, i);
-      g_autoptr(JsonArray) images = json_array_new ();
-      g_autoptr(JsonArray) lists = json_array_new ();
-      JsonObject *entry;
 
+      g_array_set_size (images, 0);
+      g_array_set_size (lists, 0);
       for (guint j = 0; j < repository->tagged->len; j++)
         {
           RiTagged *tagged = g_ptr_array_index (repository->tagged, j);
+          Kept kept = { tagged, NULL };
 
           if (!tags_match (index, tagged->tags))
             continue;
-
           if (tagged->image != NULL)
             {
-              JsonObject *image;
-
-              if (!image_matches (index, tagged->image))
-                continue;
-              image = build_image (index, tagged->image, tagged->tags, icons, error);
-              if (image == NULL)
-                return NULL;
-              json_array_add_object_element (images, image);
-              local_counts.images++;
+              if (image_matches (index, tagged->image))
+                g_array_append_val (images, kept);
+              continue;
             }
+          kept.children = g_ptr_array_new ();
+          for (guint k = 0; k < tagged->list->images->len; k++)
+            if (image_matches (index, g_ptr_array_index (tagged->list->images, k)))
+              g_ptr_array_add (kept.children, g_ptr_array_index (tagged->list->images, k));
+          if (kept.children->len == 0)
+            kept_clear (&kept);
           else
             {
-              g_autoptr(JsonArray) children = json_array_new ();
-              JsonObject *list;
-
-              for (guint k = 0; k < tagged->list->images->len; k++)
-                {
-                  RiImage *child = g_ptr_array_index (tagged->list->images, k);
-                  JsonObject *image;
-
-                  if (!image_matches (index, child))
-                    continue;
-                  image = build_image (index, child, NULL, icons, error);
-                  if (image == NULL)
-                    return NULL;
-                  json_array_add_object_element (children, image);
-                }
-              if (json_array_get_length (children) == 0)
-                continue;
-              local_counts.images += json_array_get_length (children);
+              local_counts.images += kept.children->len;
               local_counts.lists++;
-              list = json_object_new ();
-              json_object_set_string_member (list, "Digest", tagged->list->digest);
-              json_object_set_array_member (list, "Images", g_steal_pointer (&children));
-              json_object_set_string_member (list, "MediaType", tagged->list->media_type);
-              json_object_set_member (list, "Tags", strv_node (tagged->tags));
-              json_array_add_object_element (lists, list);
+              g_array_append_val (lists, kept);
             }
         }
-
-      if (json_array_get_length (images) == 0 && json_array_get_length (lists) == 0)
+      if (images->len == 0 && lists->len == 0)
         continue;
+      local_counts.images += images->len;
       local_counts.repositories++;
-      entry = json_object_new ();
-      json_object_set_string_member (entry, "Name", repository->name);
-      json_object_set_array_member (entry, "Images", g_steal_pointer (&images));
-      json_object_set_array_member (entry, "Lists", g_steal_pointer (&lists));
-      json_array_add_object_element (results, entry);
+
+      if (written++ > 0)
+        g_string_append_c (out, ',');
+      ri_json_append_indent (out, 2);
+      g_string_append_c (out, '{');
+      key (out, 3, "Images", TRUE);
+      if (!write_kept (out, 3, index, images, FALSE, icons, error))
+        return NULL;
+      key (out, 3, "Lists", FALSE);
+      if (!write_kept (out, 3, index, lists, TRUE, icons, error))
+        return NULL;
+      key (out, 3, "Name", FALSE);
+      ri_json_append_string (out, repository->name);
+      ri_json_append_indent (out, 2);
+      g_string_append_c (out, '}');
     }
 
+  if (written > 0)
+    ri_json_append_indent (out, 1);
+  g_string_append (out, "]\n}\n");
   if (counts != NULL)
     *counts = local_counts;
-  return json_node_init_object (json_node_alloc (), root);
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
 /* Writes @contents to @path so that a reader sees the old file or the

@@ -15,7 +15,7 @@ typedef struct {
   guint lists;
 } RiIndexCounts;
 
-JsonNode *ri_index_build        (const RiIndexConfig *index,
+char     *ri_index_build        (const RiIndexConfig *index,
                                  RiRegistryModel     *model,
                                  RiIconStore         *icons,
                                  RiIndexCounts       *counts,

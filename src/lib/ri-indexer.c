@@ -192,13 +192,11 @@ static void
 write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiIndexReport *report)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autofree char *contents = NULL;
 
-  root = ri_index_build (index, model, run->icons, &report->counts, &error);
-  if (root != NULL)
+  contents = ri_index_build (index, model, run->icons, &report->counts, &error);
+  if (contents != NULL)
     {
-      contents = ri_json_to_string (root);
       if (ri_index_write_file (index->output, contents, &report->changed, &error))
         {
           report->success = TRUE;

@@ -9,8 +9,8 @@
  * deployments diff and cache; json-glib's pretty printer spells it
  * differently ("key" : value, "{    }"), so the bytes are produced here. */
 
-static void
-print_string (GString *out, const char *s)
+void
+ri_json_append_string (GString *out, const char *s)
 {
   g_string_append_c (out, '"');
   for (const unsigned char *p = (const unsigned char *) s; *p; p++)
@@ -34,8 +34,8 @@ print_string (GString *out, const char *s)
   g_string_append_c (out, '"');
 }
 
-static void
-indent (GString *out, guint level)
+void
+ri_json_append_indent (GString *out, guint level)
 {
   g_string_append_c (out, '\n');
   for (guint i = 0; i < level; i++)
@@ -58,14 +58,14 @@ print_object (GString *out, JsonObject *object, guint level)
   g_string_append_c (out, '{');
   for (GList *l = members; l; l = l->next)
     {
-      indent (out, level + 1);
-      print_string (out, l->data);
+      ri_json_append_indent (out, level + 1);
+      ri_json_append_string (out, l->data);
       g_string_append (out, ": ");
       print_node (out, json_object_get_member (object, l->data), level + 1);
       if (l->next)
         g_string_append_c (out, ',');
     }
-  indent (out, level);
+  ri_json_append_indent (out, level);
   g_string_append_c (out, '}');
 }
 
@@ -82,12 +82,12 @@ print_array (GString *out, JsonArray *array, guint level)
   g_string_append_c (out, '[');
   for (guint i = 0; i < n; i++)
     {
-      indent (out, level + 1);
+      ri_json_append_indent (out, level + 1);
       print_node (out, json_array_get_element (array, i), level + 1);
       if (i + 1 < n)
         g_string_append_c (out, ',');
     }
-  indent (out, level);
+  ri_json_append_indent (out, level);
   g_string_append_c (out, ']');
 }
 
@@ -109,7 +109,7 @@ print_node (GString *out, JsonNode *node, guint level)
       switch (json_node_get_value_type (node))
         {
         case G_TYPE_STRING:
-          print_string (out, json_node_get_string (node));
+          ri_json_append_string (out, json_node_get_string (node));
           break;
         case G_TYPE_BOOLEAN:
           g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
