@@ -3,11 +3,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ri-atomic-file.h"
 #include "ri-error.h"
+
+/* Readers see the old file or the new one and never a mix: the new one
+ * is written to a temporary file in the same directory, fsynced, renamed
+ * over the old, and the directory fsynced so that the rename survives a
+ * crash. Unlike g_file_set_contents_full() the mode is exactly the one
+ * asked for whatever the umask, since the files are read by a web server
+ * running as another user. Without `durable` nothing is fsynced: for files
+ * that are checked when read and cheap to recreate (cache entries),
+ * atomicity is enough. A file freed without a commit is removed. */
+
+#define COMPARE_CHUNK (64 * 1024)
+
+struct _RiAtomicFile {
+  char *path;               /* (owned) */
+  char *tmp_path;           /* (owned) (nullable) NULL once committed or removed */
+  int fd;
+};
 
 static gboolean
 set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
@@ -16,56 +34,122 @@ set_errno_error (GError **error, int saved_errno, const char *what, const char *
   return FALSE;
 }
 
-/* Writes @data so that readers see the old file or the new one and never
- * a mix: a temporary file in the same directory, fsync, rename, and an
- * fsync of the directory so that the rename survives a crash. Unlike
- * g_file_set_contents_full() the mode is exactly @mode whatever the umask,
- * since the files are read by a web server running as another user.
- * Without @durable nothing is fsynced: for files that are checked when
- * read and cheap to recreate (cache entries), atomicity is enough. */
-gboolean
-ri_write_file_atomically (const char *path, const void *data, gsize length, int mode, gboolean durable,
-                          GError **error)
+RiAtomicFile *
+ri_atomic_file_new (const char *path, int mode, GError **error)
 {
   g_autofree char *directory = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", directory, base);
-  const char *p = data;
-  gsize remaining = length;
-  int fd, dir_fd;
+  RiAtomicFile *file = g_new0 (RiAtomicFile, 1);
 
-  fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0)
-    return set_errno_error (error, errno, "create a temporary file in", directory);
-
-  if (fchmod (fd, mode) != 0)
-    goto fail;
-  while (remaining > 0)
+  file->path = g_strdup (path);
+  file->tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", directory, base);
+  file->fd = g_mkstemp_full (file->tmp_path, O_WRONLY | O_CLOEXEC, mode);
+  if (file->fd < 0)
     {
-      ssize_t written = write (fd, p, remaining);
+      set_errno_error (error, errno, "create a temporary file in", directory);
+      g_clear_pointer (&file->tmp_path, g_free);
+      ri_atomic_file_free (file);
+      return NULL;
+    }
+  if (fchmod (file->fd, mode) != 0)
+    {
+      set_errno_error (error, errno, "set the mode of", file->tmp_path);
+      ri_atomic_file_free (file);
+      return NULL;
+    }
+  return file;
+}
+
+gboolean
+ri_atomic_file_write (RiAtomicFile *file, const void *data, gsize length, GError **error)
+{
+  const char *p = data;
+
+  while (length > 0)
+    {
+      ssize_t written = write (file->fd, p, length);
       if (written < 0)
         {
           if (errno == EINTR)
             continue;
-          goto fail;
+          return set_errno_error (error, errno, "write", file->path);
         }
       p += written;
-      remaining -= written;
+      length -= written;
     }
+  return TRUE;
+}
+
+/* Whether the files at @a and @b hold the same bytes, read in chunks so
+ * that comparing a large index costs no memory. */
+static gboolean
+same_contents (const char *a, const char *b)
+{
+  g_autofree char *buffer_a = g_malloc (COMPARE_CHUNK);
+  g_autofree char *buffer_b = g_malloc (COMPARE_CHUNK);
+  gboolean same = FALSE;
+  struct stat st_a, st_b;
+  int fd_a, fd_b;
+
+  fd_a = open (a, O_RDONLY | O_CLOEXEC);
+  fd_b = open (b, O_RDONLY | O_CLOEXEC);
+  if (fd_a >= 0 && fd_b >= 0 && fstat (fd_a, &st_a) == 0 && fstat (fd_b, &st_b) == 0 &&
+      S_ISREG (st_b.st_mode) && st_a.st_size == st_b.st_size)
+    {
+      same = TRUE;
+      while (same)
+        {
+          ssize_t n_a = read (fd_a, buffer_a, COMPARE_CHUNK);
+          ssize_t n_b = n_a > 0 ? read (fd_b, buffer_b, n_a) : 0;
+
+          if (n_a < 0 || n_b != n_a || (n_a > 0 && memcmp (buffer_a, buffer_b, n_a) != 0))
+            same = FALSE;
+          if (n_a <= 0)
+            break;
+        }
+    }
+  if (fd_a >= 0)
+    close (fd_a);
+  if (fd_b >= 0)
+    close (fd_b);
+  return same;
+}
+
+/* Puts the file in place; with @keep_if_same an existing file with the
+ * same bytes is left alone (its modification time, and the HTTP
+ * validators derived from it, stay stable) and *@changed says which. */
+gboolean
+ri_atomic_file_commit (RiAtomicFile *file, gboolean durable, gboolean keep_if_same, gboolean *changed,
+                       GError **error)
+{
+  g_autofree char *directory = g_path_get_dirname (file->path);
+  int fd = file->fd;
+  int dir_fd;
+
+  if (changed != NULL)
+    *changed = FALSE;
+  file->fd = -1;
   if (durable && fsync (fd) != 0)
-    goto fail;
+    {
+      int saved_errno = errno;
+      close (fd);
+      return set_errno_error (error, saved_errno, "write", file->path);
+    }
   if (close (fd) != 0)
+    return set_errno_error (error, errno, "write", file->path);
+
+  if (keep_if_same && same_contents (file->tmp_path, file->path))
     {
-      int saved_errno = errno;
-      g_unlink (tmp_path);
-      return set_errno_error (error, saved_errno, "write", tmp_path);
+      g_unlink (file->tmp_path);
+      g_clear_pointer (&file->tmp_path, g_free);
+      return TRUE;
     }
-  if (g_rename (tmp_path, path) != 0)
-    {
-      int saved_errno = errno;
-      g_unlink (tmp_path);
-      return set_errno_error (error, saved_errno, "rename a temporary file to", path);
-    }
+  if (g_rename (file->tmp_path, file->path) != 0)
+    return set_errno_error (error, errno, "rename a temporary file to", file->path);
+  g_clear_pointer (&file->tmp_path, g_free);
+  if (changed != NULL)
+    *changed = TRUE;
+
   dir_fd = durable ? open (directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dir_fd >= 0)
     {
@@ -73,12 +157,26 @@ ri_write_file_atomically (const char *path, const void *data, gsize length, int 
       close (dir_fd);
     }
   return TRUE;
+}
 
-fail:
-  {
-    int saved_errno = errno;
-    close (fd);
-    g_unlink (tmp_path);
-    return set_errno_error (error, saved_errno, "write", path);
-  }
+void
+ri_atomic_file_free (RiAtomicFile *file)
+{
+  if (file->fd >= 0)
+    close (file->fd);
+  if (file->tmp_path != NULL)
+    g_unlink (file->tmp_path);
+  g_free (file->tmp_path);
+  g_free (file->path);
+  g_free (file);
+}
+
+gboolean
+ri_write_file_atomically (const char *path, const void *data, gsize length, int mode, gboolean durable,
+                          GError **error)
+{
+  g_autoptr(RiAtomicFile) file = ri_atomic_file_new (path, mode, error);
+
+  return file != NULL && ri_atomic_file_write (file, data, length, error) &&
+         ri_atomic_file_commit (file, durable, FALSE, NULL, error);
 }

@@ -25,6 +25,7 @@ struct _RiIconStore {
   char *icons_uri;          /* (owned) ends in '/' */
   GHashTable *rewritten;    /* (owned) data URI → public URL, this run */
   GHashTable *referenced;   /* (owned) set of "XX/REST.png" used this run */
+  GMutex lock;              /* indexes of different registries are written in parallel threads */
 };
 
 G_DEFINE_TYPE (RiIconStore, ri_icon_store, G_TYPE_OBJECT)
@@ -38,6 +39,7 @@ ri_icon_store_finalize (GObject *object)
   g_free (self->icons_uri);
   g_hash_table_unref (self->rewritten);
   g_hash_table_unref (self->referenced);
+  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (ri_icon_store_parent_class)->finalize (object);
 }
 
@@ -52,6 +54,7 @@ ri_icon_store_init (RiIconStore *self)
 {
   self->rewritten = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&self->lock);
 }
 
 RiIconStore *
@@ -116,8 +119,18 @@ ri_data_uri_decode_png (const char *uri, GError **error)
 /* Returns the public URL that replaces @value, storing the icon on first
  * use; NULL with no error when @value is not an icon to extract (it is
  * then written as it is), NULL with an error when storing failed. */
+static char *rewrite_locked (RiIconStore *self, const char *value, GError **error);
+
 char *
 ri_icon_store_rewrite (RiIconStore *self, const char *value, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  return rewrite_locked (self, value, error);
+}
+
+static char *
+rewrite_locked (RiIconStore *self, const char *value, GError **error)
 {
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) local_error = NULL;

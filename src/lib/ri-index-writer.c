@@ -208,11 +208,26 @@ write_kept (GString *out, guint level, const RiIndexConfig *index, GArray *kept,
   return TRUE;
 }
 
-char *
-ri_index_build (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons,
-                RiIndexCounts *counts, GError **error)
+#define FLUSH_SIZE (64 * 1024)
+
+static gboolean
+flush (GString *out, RiAtomicFile *file, gsize threshold, GError **error)
 {
-  g_autoptr(GString) out = g_string_sized_new (64 * 1024);
+  if (out->len < threshold)
+    return TRUE;
+  if (!ri_atomic_file_write (file, out->str, out->len, error))
+    return FALSE;
+  g_string_truncate (out, 0);
+  return TRUE;
+}
+
+/* Writes the index into @file as it goes, so that memory stays flat
+ * whatever the size of the index. */
+static gboolean
+build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons, RiIndexCounts *counts,
+            RiAtomicFile *file, GError **error)
+{
+  g_autoptr(GString) out = g_string_sized_new (2 * FLUSH_SIZE);
   g_autoptr(GArray) images = g_array_new (FALSE, TRUE, sizeof (Kept));
   g_autoptr(GArray) lists = g_array_new (FALSE, TRUE, sizeof (Kept));
   RiIndexCounts local_counts = { 0 };
@@ -268,14 +283,16 @@ ri_index_build (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore 
       g_string_append_c (out, '{');
       key (out, 3, "Images", TRUE);
       if (!write_kept (out, 3, index, images, FALSE, icons, error))
-        return NULL;
+        return FALSE;
       key (out, 3, "Lists", FALSE);
       if (!write_kept (out, 3, index, lists, TRUE, icons, error))
-        return NULL;
+        return FALSE;
       key (out, 3, "Name", FALSE);
       ri_json_append_string (out, repository->name);
       ri_json_append_indent (out, 2);
       g_string_append_c (out, '}');
+      if (!flush (out, file, FLUSH_SIZE, error))
+        return FALSE;
     }
 
   if (written > 0)
@@ -283,26 +300,20 @@ ri_index_build (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore 
   g_string_append (out, "]\n}\n");
   if (counts != NULL)
     *counts = local_counts;
-  return g_string_free (g_steal_pointer (&out), FALSE);
+  return flush (out, file, 0, error);
 }
 
-/* Writes @contents to @path so that a reader sees the old file or the
- * new one, never a mix (temporary file in the same directory, fsync,
- * rename), and leaves an unchanged file alone so that its modification
- * time, and the HTTP validators derived from it, stay stable. */
+/* Writes the index for @index from @model to its output file: readers see
+ * the old file or the new one, never a mix, and a file whose content would
+ * not change is left alone (*@changed says which happened). */
 gboolean
-ri_index_write_file (const char *path, const char *contents, gboolean *changed, GError **error)
+ri_index_write (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons, RiIndexCounts *counts,
+                gboolean *changed, GError **error)
 {
-  g_autofree char *directory = g_path_get_dirname (path);
-  g_autofree char *old = NULL;
-  gsize old_length = 0;
-  gsize length = strlen (contents);
+  g_autofree char *directory = g_path_get_dirname (index->output);
+  g_autoptr(RiAtomicFile) file = NULL;
 
   *changed = FALSE;
-  if (g_file_get_contents (path, &old, &old_length, NULL) &&
-      old_length == length && memcmp (old, contents, length) == 0)
-    return TRUE;
-
   if (g_mkdir_with_parents (directory, 0755) != 0)
     {
       int saved_errno = errno;
@@ -310,11 +321,11 @@ ri_index_write_file (const char *path, const char *contents, gboolean *changed, 
                    directory, g_strerror (saved_errno));
       return FALSE;
     }
-  if (!ri_write_file_atomically (path, contents, length, 0644, TRUE, error))
-    {
-      g_prefix_error (error, "Cannot write the index: ");
-      return FALSE;
-    }
-  *changed = TRUE;
-  return TRUE;
+  file = ri_atomic_file_new (index->output, 0644, error);
+  if (file == NULL)
+    return FALSE;
+  if (!build_into (index, model, icons, counts, file, error))
+    return FALSE;
+  return ri_atomic_file_commit (file, TRUE, TRUE, changed, error);
 }
+

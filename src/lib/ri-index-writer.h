@@ -15,13 +15,10 @@ typedef struct {
   guint lists;
 } RiIndexCounts;
 
-char     *ri_index_build        (const RiIndexConfig *index,
+gboolean  ri_index_write        (const RiIndexConfig *index,
                                  RiRegistryModel     *model,
                                  RiIconStore         *icons,
                                  RiIndexCounts       *counts,
-                                 GError             **error);
-gboolean  ri_index_write_file   (const char          *path,
-                                 const char          *contents,
                                  gboolean            *changed,
                                  GError             **error);
 

@@ -192,22 +192,86 @@ static void
 write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiIndexReport *report)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *contents = NULL;
 
-  contents = ri_index_build (index, model, run->icons, &report->counts, &error);
-  if (contents != NULL)
+  if (ri_index_write (index, model, run->icons, &report->counts, &report->changed, &error))
     {
-      if (ri_index_write_file (index->output, contents, &report->changed, &error))
-        {
-          report->success = TRUE;
-          g_info ("Index '%s': %u repositories, %u images, %s '%s'", index->name,
-                  report->counts.repositories, report->counts.images,
-                  report->changed ? "wrote" : "unchanged", index->output);
-          return;
-        }
+      report->success = TRUE;
+      g_info ("Index '%s': %u repositories, %u images, %s '%s'", index->name,
+              report->counts.repositories, report->counts.images,
+              report->changed ? "wrote" : "unchanged", index->output);
+      return;
     }
   g_prefix_error (&error, "Index '%s': ", index->name);
   report->error = g_strdup (error->message);
+}
+
+/* Writing a registry's indexes: in a worker thread, so that a large
+ * index never blocks the main loop (the model is immutable, and the icon
+ * store locks itself). */
+typedef struct {
+  Run *run;                   /* (unowned) outlives the task: the run waits for it */
+  RiRegistryModel *model;     /* (owned) */
+  GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) */
+  GPtrArray *reports;         /* (owned) (element-type RiIndexReport) filled by the thread */
+  gint64 write_us;
+} WriteJob;
+
+static void
+write_job_free (WriteJob *job)
+{
+  ri_registry_model_unref (job->model);
+  g_ptr_array_unref (job->indexes);
+  g_ptr_array_unref (job->reports);
+  g_free (job);
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WriteJob *job = task_data;
+  gint64 start = g_get_monotonic_time ();
+
+  for (guint i = 0; i < job->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (job->indexes, i);
+      RiIndexReport *report = index_report_new (index);
+
+      write_index (job->run, index, job->model, report);
+      g_ptr_array_add (job->reports, report);
+    }
+  job->write_us = g_get_monotonic_time () - start;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+registry_done (GTask *task, GPtrArray *reports)
+{
+  Run *run = g_task_get_task_data (task);
+
+  for (guint i = 0; i < reports->len; i++)
+    {
+      RiIndexReport *report = g_ptr_array_index (reports, i);
+
+      if (!report->success)
+        g_warning ("%s", report->error);
+      g_ptr_array_add (run->report->indexes, report);
+      g_signal_emit (run->self, signals[SIGNAL_INDEX_DONE], 0, report);
+    }
+  if (--run->pending == 0)
+    finish_run (task);
+}
+
+static void
+written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) run_task = user_data;
+  WriteJob *job = g_task_get_task_data (G_TASK (result));
+  Run *run = g_task_get_task_data (run_task);
+
+  run->report->write_us += job->write_us;
+  /* The reports move to the run's report. */
+  g_ptr_array_set_free_func (job->reports, NULL);
+  registry_done (run_task, job->reports);
 }
 
 static void
@@ -221,39 +285,43 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   add_stats (&run->report->stats, ri_registry_client_get_stats (registry_run->client));
   run->report->scan_us = MAX (run->report->scan_us, g_get_monotonic_time () - registry_run->started_us);
+
   if (model != NULL)
     {
+      g_autoptr(GTask) write_task = NULL;
+      WriteJob *job = g_new0 (WriteJob, 1);
       GHashTableIter iter;
       gpointer digest;
+
       g_hash_table_iter_init (&iter, model->referenced);
       while (g_hash_table_iter_next (&iter, &digest, NULL))
         g_hash_table_add (run->referenced, g_strdup (digest));
+
+      job->run = run;
+      job->model = g_steal_pointer (&model);
+      job->indexes = g_ptr_array_ref (registry_run->indexes);
+      job->reports = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_index_report_free);
+      /* Not cancellable: a write that started finishes (it is atomic). */
+      write_task = g_task_new (NULL, NULL, written_cb, g_object_ref (task));
+      g_task_set_task_data (write_task, job, (GDestroyNotify) write_job_free);
+      g_task_run_in_thread (write_task, write_thread);
     }
   else
-    run->all_scanned = FALSE;
-
-  for (guint i = 0; i < registry_run->indexes->len; i++)
     {
-      RiIndexConfig *index = g_ptr_array_index (registry_run->indexes, i);
-      RiIndexReport *report = index_report_new (index);
+      g_autoptr(GPtrArray) reports = g_ptr_array_new ();
 
-      if (model != NULL)
+      run->all_scanned = FALSE;
+      for (guint i = 0; i < registry_run->indexes->len; i++)
         {
-          gint64 start = g_get_monotonic_time ();
-          write_index (run, index, model, report);
-          run->report->write_us += g_get_monotonic_time () - start;
-        }
-      else
-        report->error = g_strdup_printf ("Index '%s' not written (the previous file is kept): %s",
-                                         index->name, error->message);
-      if (!report->success)
-        g_warning ("%s", report->error);
-      g_ptr_array_add (run->report->indexes, report);
-      g_signal_emit (run->self, signals[SIGNAL_INDEX_DONE], 0, report);
-    }
+          RiIndexConfig *index = g_ptr_array_index (registry_run->indexes, i);
+          RiIndexReport *report = index_report_new (index);
 
-  if (--run->pending == 0)
-    finish_run (task);
+          report->error = g_strdup_printf ("Index '%s' not written (the previous file is kept): %s",
+                                           index->name, error->message);
+          g_ptr_array_add (reports, report);
+        }
+      registry_done (task, reports);
+    }
   registry_run_free (registry_run);
 }
 
