@@ -85,7 +85,7 @@ class Client:
     """A small Registry API client with one keep-alive connection per thread,
     for http and https (with a CA file), Basic and Bearer token auth."""
 
-    def __init__(self, url, timeout=30, cafile=None, username=None, password=None):
+    def __init__(self, url, timeout=30, cafile=None, username=None, password=None, client_cert=None):
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https"):
             raise ValueError("only http:// and https:// registries are supported")
@@ -94,6 +94,8 @@ class Client:
         self.port = parsed.port or (443 if self.scheme == "https" else 80)
         self.timeout = timeout
         self.ssl_context = ssl.create_default_context(cafile=cafile) if self.scheme == "https" else None
+        if client_cert is not None:
+            self.ssl_context.load_cert_chain(*client_cert)
         self.username = username
         self.password = password
         self.tokens = {}
@@ -419,9 +421,11 @@ class Registry:
     """A docker-registry process on loopback with its storage in a directory."""
 
     def __init__(self, directory, extra_config="", access_log=False, log_path=None, tls=None):
-        """TLS is (certificate file, key file), for an https registry."""
+        """TLS is (certificate file, key file[, client CA file]), for an https
+        registry; with a client CA, clients must present a certificate it signed."""
         self.directory = directory
         self.tls = tls
+        self.probe_client_cert = None
         self.extra_config = extra_config
         self.access_log = access_log
         self.log_path = log_path or os.path.join(directory, "registry.log")
@@ -441,7 +445,9 @@ class Registry:
                 f.write(REGISTRY_CONFIG % {
                     "root": os.path.join(self.directory, "storage"),
                     "port": self.port,
-                    "tls": "  tls:\n    certificate: %s\n    key: %s\n" % self.tls if self.tls else "",
+                    "tls": ("  tls:\n    certificate: %s\n    key: %s\n" % self.tls[:2] +
+                            ("    clientcas:\n      - %s\n" % self.tls[2] if len(self.tls) > 2 else "")
+                            if self.tls else ""),
                     "extra": self.extra_config,
                     "log_level": "info" if self.access_log else "error",
                     "no_access_log": "false" if self.access_log else "true",
@@ -457,8 +463,10 @@ class Registry:
                     break
                 try:
                     if self.tls:
-                        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=2,
-                                                           context=ssl._create_unverified_context())
+                        context = ssl._create_unverified_context()
+                        if self.probe_client_cert:
+                            context.load_cert_chain(*self.probe_client_cert)
+                        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=2, context=context)
                     else:
                         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                     conn.request("GET", "/v2/")

@@ -4,6 +4,7 @@
 #include <locale.h>
 
 #include "ri-cli.h"
+#include "ri-registry-client.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
 
@@ -52,6 +53,7 @@ main (int argc, char **argv)
     { NULL }
   };
 
+  ri_force_http1 ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -3,6 +3,7 @@
 #include <locale.h>
 
 #include "ri-daemon.h"
+#include "ri-registry-client.h"
 
 int
 main (int argc, char **argv)
@@ -10,6 +11,7 @@ main (int argc, char **argv)
   g_autoptr(RiDaemon) daemon = NULL;
   int status;
 
+  ri_force_http1 ();
   setlocale (LC_ALL, "");
   daemon = ri_daemon_new ();
   status = g_application_run (G_APPLICATION (daemon), argc, argv);

@@ -201,6 +201,18 @@ ri_registry_client_new (const RiRegistryConfig *config)
   return self;
 }
 
+/* libsoup 3.2 negotiates HTTP/2 with registries that offer it over TLS,
+ * and some of its HTTP/2 error paths never complete the message (a
+ * registry that refuses the client certificate hangs the run). A bounded
+ * pool of keep-alive HTTP/1.1 connections carries the same load, so
+ * regindexer asks for HTTP/1.1 through the switch libsoup reads from the
+ * environment. Call it first thing in main(), before any thread exists. */
+void
+ri_force_http1 (void)
+{
+  g_setenv ("SOUP_FORCE_HTTP1", "1", FALSE);
+}
+
 const char *
 ri_registry_client_get_base_url (RiRegistryClient *self)
 {
@@ -830,6 +842,17 @@ accept_certificate_cb (SoupMessage *message, GTlsCertificate *certificate, GTlsC
   return FALSE;
 }
 
+/* libsoup 3.2 completes a server's request for a client certificate only
+ * when someone answers it; unanswered, the handshake waits for ever. With
+ * no certificate configured, answer "none", so that the handshake goes on
+ * and the registry's refusal becomes an error. */
+static gboolean
+request_certificate_cb (SoupMessage *message, GTlsClientConnection *connection, gpointer user_data)
+{
+  soup_message_set_tls_client_certificate (message, NULL);
+  return TRUE;
+}
+
 static void send_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
@@ -878,6 +901,8 @@ send_request (RiRegistryClient *self, GTask *task)
     g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
   if (self->client_certificate != NULL)
     soup_message_set_tls_client_certificate (request->message, self->client_certificate);
+  else
+    g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
 
   self->stats.requests[request->kind]++;
   g_debug ("%s %s", request->method, request->current_url);
@@ -913,9 +938,13 @@ start_attempt (RiRegistryClient *self, GTask *task)
 static char *
 describe_send_error (RiRegistryClient *self, const GError *error)
 {
-  if (error->domain == G_TLS_ERROR)
+  if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
     return g_strdup_printf ("TLS: %s (for a private CA, set ca_certificate for %s under 'registries:')",
                             error->message, self->base_url);
+  if (error->domain == G_TLS_ERROR)
+    return g_strdup_printf ("TLS: %s (%s)", error->message,
+                            self->client_certificate ? "the registry refused the handshake"
+                                                     : "does the registry want a client_certificate?");
   return g_strdup (error->message);
 }
 

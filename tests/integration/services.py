@@ -35,7 +35,15 @@ def make_ca(directory):
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=directory)
-    return {name: os.path.join(directory, name) for name in ("ca.pem", "server.pem", "server.key")}
+    # A client certificate for registries that ask for one.
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+            "-subj", "/CN=regindexer test client", cwd=directory)
+    with open(os.path.join(directory, "client.ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "client.pem", "-days", "2", "-extfile", "client.ext", cwd=directory)
+    return {name: os.path.join(directory, name)
+            for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
 
 
 def b64url(data):

@@ -101,6 +101,35 @@ class TlsTest(AuthTestCase):
                       result.stderr)
 
 
+class ClientCertificateTest(AuthTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ca = services.make_ca(cls.class_dir("ca"))
+        ritest.skip_unless_registry()
+        cls.registry = ri_testdata.Registry(cls.class_dir("registry"),
+                                            tls=(cls.ca["server.pem"], cls.ca["server.key"], cls.ca["ca.pem"]))
+        cls.registry.probe_client_cert = (cls.ca["client.pem"], cls.ca["client.key"])
+        cls.registry.start()
+        ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]}, cafile=cls.ca["ca.pem"],
+                         client_cert=(cls.ca["client.pem"], cls.ca["client.key"]))
+
+    def test_with_client_certificate(self):
+        self.index("    ca_certificate: %s\n    client_certificate: %s\n    client_key: %s\n"
+                   % (self.ca["ca.pem"], self.ca["client.pem"], self.ca["client.key"]))
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
+    def test_without_client_certificate(self):
+        result = self.index("    ca_certificate: %s\n" % self.ca["ca.pem"], check=1)
+        self.assertIn(self.registry.url + "/v2/_catalog?n=1000: TLS:", result.stderr)
+        self.assertIn("does the registry want a client_certificate?", result.stderr)
+
+    def test_key_without_certificate(self):
+        result = self.index("    client_key: %s\n" % self.ca["client.key"], check=2)
+        self.assertIn("'client_certificate' and 'client_key' go together", result.stderr)
+
+
 class BasicAuthTest(AuthTestCase):
     USER, PASSWORD = "alice", "s3cret-basic-pw"
 
