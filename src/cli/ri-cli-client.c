@@ -83,6 +83,14 @@ handle_signal (Waiter *waiter, const char *signal_name, GVariant *parameters)
           g_print (_("Job %" G_GUINT64_FORMAT " started: %s\n"), job, list);
         }
     }
+  else if (g_str_equal (signal_name, "IndexWritten"))
+    {
+      const char *index, *path;
+
+      g_variant_get (parameters, "(&s&s)", &index, &path);
+      if (waiter->started && waiter->options->verbose)
+        g_print (_("  %s is up to date: %s\n"), index, path);
+    }
   else if (g_str_equal (signal_name, "ReindexFinished"))
     {
       guint64 job;

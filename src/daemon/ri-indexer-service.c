@@ -144,6 +144,7 @@ handle_get_status (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, g
   g_variant_dict_insert (&status, "last-error", "s", ri_scheduler_get_last_error (self->scheduler));
   g_variant_dict_insert (&status, "config-path", "s", self->config_path);
   g_variant_dict_insert_value (&status, "requests", requests_variant (last));
+  g_variant_dict_insert (&status, "bytes", "t", last ? last->stats.bytes : (guint64) 0);
 
   g_variant_builder_init (&indexes, G_VARIANT_TYPE ("a{sa{sv}}"));
   for (guint i = 0; i < config->indexes->len; i++)
@@ -258,6 +259,7 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
   g_variant_dict_insert (&details, "scan-duration", "x", report ? report->scan_us : (gint64) 0);
   g_variant_dict_insert (&details, "write-duration", "x", report ? report->write_us : (gint64) 0);
   g_variant_dict_insert_value (&details, "requests", requests_variant (report));
+  g_variant_dict_insert (&details, "bytes", "t", report ? report->stats.bytes : (guint64) 0);
 
   message = error != NULL ? error : report->message;
   ri_dbus_indexer_emit_reindex_finished (self->skeleton, job, error == NULL, message,

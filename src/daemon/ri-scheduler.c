@@ -141,12 +141,38 @@ ri_scheduler_init (RiScheduler *self)
   self->index_status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) index_status_free);
 }
 
+/* Journal entries carry the job, index and registry as fields of their
+ * own (journalctl REGINDEXER_INDEX=flatpak-amd64), not only in the text. */
+static void
+log_index (guint64 job, const RiIndexReport *report)
+{
+  g_autofree char *job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, job);
+
+  if (report->success)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "REGINDEXER_JOB", job_text,
+                      "REGINDEXER_INDEX", report->name,
+                      "REGINDEXER_REGISTRY", report->registry,
+                      "REGINDEXER_OUTPUT", report->output,
+                      "MESSAGE", "Job %s: index '%s' %s (%u repositories, %u images)", job_text, report->name,
+                      report->changed ? "written" : "unchanged", report->counts.repositories,
+                      report->counts.images);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "REGINDEXER_JOB", job_text,
+                      "REGINDEXER_INDEX", report->name,
+                      "REGINDEXER_REGISTRY", report->registry,
+                      "MESSAGE", "Job %s: %s", job_text, report->error);
+}
+
 static void
 index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_data)
 {
   RiScheduler *self = user_data;
   RiIndexStatus *status = ri_scheduler_get_index_status (self, report->name);
   gint64 now = g_get_real_time ();
+
+  log_index (self->current ? self->current->id : 0, report);
 
   if (report->success)
     {
@@ -233,10 +259,15 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (self->last_error);
   self->last_error = g_string_free (errors, FALSE);
 
-  if (report != NULL && report->success)
-    g_message ("Job %" G_GUINT64_FORMAT ": %s", job->id, report->message);
-  else
-    g_warning ("Job %" G_GUINT64_FORMAT " failed: %s", job->id, self->last_error);
+  {
+    g_autofree char *job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, job->id);
+    if (report != NULL && report->success)
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
+                        "MESSAGE", "Job %s: %s", job_text, report->message);
+    else
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "REGINDEXER_JOB", job_text,
+                        "MESSAGE", "Job %s failed: %s", job_text, self->last_error);
+  }
 
   g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, job->id, report,
                  report != NULL && report->success ? NULL : self->last_error);
@@ -259,8 +290,12 @@ start_pending (RiScheduler *self)
   self->cancellable = g_cancellable_new ();
   names = job_names (self, self->current);
 
-  g_message ("Job %" G_GUINT64_FORMAT ": indexing %s", self->current->id,
-             self->current->names ? "some indexes" : "all indexes");
+  {
+    g_autofree char *job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, self->current->id);
+    g_autofree char *list = g_strjoinv (", ", names);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
+                      "MESSAGE", "Job %s: indexing %s", job_text, list);
+  }
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   g_signal_emit (self, signals[SIGNAL_JOB_STARTED], 0, self->current->id, names);
   ri_indexer_run_async (self->indexer, self->config,

@@ -126,6 +126,8 @@ class DaemonTest(ritest.DaemonTestCase):
         # One catalog page from the registry, three attempts at the dead one.
         self.assertEqual(status["requests"]["catalog"], 4)
         self.assertEqual(status["requests"]["retries"], 2)
+        self.assertGreater(status["bytes"], 0)
+        self.assertIn("Job 1: index 'all' written (2 repositories, 2 images)", self.daemon.output())
 
         job = self.client.reindex(["all", "flatpak"])
         finished = self.client.wait_finished(job)
@@ -223,8 +225,9 @@ class DaemonTest(ritest.DaemonTestCase):
     def test_cli_through_the_daemon(self):
         self.start_daemon(self.config())
         env = {"DBUS_SESSION_BUS_ADDRESS": self.bus.address}
-        result = ritest.run_cli("--session", "index", "all", env=env, check=0)
+        result = ritest.run_cli("--session", "-v", "index", "all", env=env, check=0)
         self.assertIn("Job 2 started: all", result.stdout)
+        self.assertIn("  all is up to date: %s" % self.path("out", "all.json"), result.stdout)
         self.assertIn("all: 2 repositories, 2 images (unchanged)", result.stdout)
         self.assertNotIn("in-process", result.stderr)
         result = ritest.run_cli("--session", "index", "nope", env=env, check=2)
