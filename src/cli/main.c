@@ -67,6 +67,7 @@ main (int argc, char **argv)
       "  index [INDEX…]   Write the indexes (all when none is named): through\n"
       "                   regindexer-daemon when it runs, else in-process\n"
       "  status           Show what the daemon is doing and has done\n"
+      "  indexes          List the indexes of the configuration\n"
       "\n"
       "Exit status: 0 on success, 1 when an index could not be written,\n"
       "2 for a bad command line, configuration or index name,\n"
@@ -97,6 +98,8 @@ main (int argc, char **argv)
     return ri_cli_index (&options, args + 1);
   if (g_str_equal (command, "status") && args[1] == NULL)
     return ri_cli_status (&options);
+  if (g_str_equal (command, "indexes") && args[1] == NULL)
+    return ri_cli_list_indexes (&options);
 
   g_printerr (_("regindexer: unknown command '%s' (try --help)\n"), command);
   return RI_EXIT_USAGE;

@@ -118,3 +118,18 @@ ri_cli_index_local (RiCliOptions *options, char **names)
     return success ? RI_EXIT_OK : RI_EXIT_FAILED;
   }
 }
+
+int
+ri_cli_list_indexes (RiCliOptions *options)
+{
+  g_autoptr(RiConfig) config = ri_cli_load_config (options);
+
+  if (config == NULL)
+    return RI_EXIT_USAGE;
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      g_print ("%s\n", index->name);
+    }
+  return RI_EXIT_OK;
+}

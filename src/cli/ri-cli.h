@@ -31,5 +31,6 @@ int       ri_cli_index_local   (RiCliOptions *options,
 int       ri_cli_index         (RiCliOptions *options,
                                 char        **names);
 int       ri_cli_status        (RiCliOptions *options);
+int       ri_cli_list_indexes  (RiCliOptions *options);
 
 G_END_DECLS

@@ -78,5 +78,32 @@ class DocsTest(unittest.TestCase):
         self.assertEqual(lines, sorted(lines), "po/POTFILES.in is not sorted")
 
 
+class CompletionTest(ritest.TempDirTestCase):
+    def complete(self, line):
+        script = os.path.join(TOP, "data", "completion", "regindexer")
+        words = line.split(" ")
+        program = ("source /usr/share/bash-completion/bash_completion; source %s; "
+                   "COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE=%r; COMP_POINT=%d; _regindexer; "
+                   "printf '%%s\\n' \"${COMPREPLY[@]}\"" % (
+                       script, " ".join("'%s'" % w for w in words), len(words) - 1, line, len(line)))
+        env = dict(os.environ, PATH=os.path.dirname(ritest.CLI) + ":/usr/bin:/bin")
+        result = subprocess.run(["bash", "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, timeout=60, env=env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return sorted(result.stdout.split())
+
+    def test_commands_options_and_index_names(self):
+        if not os.path.exists("/usr/share/bash-completion/bash_completion"):
+            ritest.skip_or_fail("bash-completion is not installed")
+        config = self.write_config("indexes:\n  flatpak-amd64:\n    output: a.json\n    registry: http://r\n"
+                                   "  flatpak-arm64:\n    output: b.json\n    registry: http://r\n"
+                                   "  all:\n    output: c.json\n    registry: http://r\n")
+        self.assertEqual(self.complete("regindexer "), ["index", "indexes", "status"])
+        self.assertIn("--no-daemon", self.complete("regindexer --no"))
+        self.assertEqual(self.complete("regindexer -c %s index flat" % config), ["flatpak-amd64", "flatpak-arm64"])
+        self.assertEqual(self.complete("regindexer --config %s -v index " % config),
+                         ["all", "flatpak-amd64", "flatpak-arm64"])
+
+
 if __name__ == "__main__":
     ritest.main()
