@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "ri-cli.h"
 #include "ri-config.h"
@@ -58,6 +59,23 @@ ri_cli_load_config (RiCliOptions *options)
   return g_steal_pointer (&config);
 }
 
+/* The peak resident size of this program alone (VmHWM): getrusage()'s
+ * ru_maxrss also counts what the parent had before exec. */
+static char *
+peak_memory (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
+      (line = strstr (status, "VmHWM:")) == NULL)
+    return g_strdup ("unknown");
+  line += strlen ("VmHWM:");
+  while (*line == ' ' || *line == '\t')
+    line++;
+  return g_strndup (line, strcspn (line, "\n"));
+}
+
 int
 ri_cli_index_local (RiCliOptions *options, char **names)
 {
@@ -109,6 +127,10 @@ ri_cli_index_local (RiCliOptions *options, char **names)
                   cache->hits, cache->misses, cache->stored, cache->corrupt, cache->pruned);
       g_printerr (_("Time: %.3f s scanning, %.3f s writing\n"),
                   local.report->scan_us / 1e6, local.report->write_us / 1e6);
+      {
+        g_autofree char *peak = peak_memory ();
+        g_printerr (_("Peak memory: %s\n"), peak);
+      }
     }
   if (!options->quiet || !local.report->success)
     g_printerr ("%s\n", local.report->message);

@@ -290,3 +290,41 @@ ri_image_config_parse (GBytes *bytes, GError **error)
     config->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return g_steal_pointer (&config);
 }
+
+GPtrArray *
+ri_name_list_parse (GBytes *bytes, const char *member, GError **error)
+{
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  JsonNode *node;
+  JsonArray *array;
+
+  if (bytes == NULL)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the response has no body");
+      return NULL;
+    }
+  object = parse_object (bytes, "response", error);
+  if (object == NULL)
+    return NULL;
+  node = json_object_get_member (object, member);
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return g_steal_pointer (&names);
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' is not an array", member);
+      return NULL;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      if (json_node_get_value_type (element) != G_TYPE_STRING)
+        {
+          g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "an element of '%s' is not a string", member);
+          return NULL;
+        }
+      g_ptr_array_add (names, g_strdup (json_node_get_string (element)));
+    }
+  return g_steal_pointer (&names);
+}

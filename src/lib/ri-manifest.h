@@ -36,4 +36,10 @@ RiImageConfig *ri_image_config_parse (GBytes        *bytes,
 void           ri_image_config_free  (RiImageConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiImageConfig, ri_image_config_free)
 
+/* The names of a catalog page ("repositories") or tag list ("tags");
+ * null or missing is an empty list. */
+GPtrArray     *ri_name_list_parse    (GBytes        *bytes,
+                                      const char    *member,
+                                      GError       **error);
+
 G_END_DECLS

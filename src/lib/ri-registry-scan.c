@@ -182,54 +182,6 @@ response_error (const RiResponse *response, GError *error)
   return error;
 }
 
-static JsonObject *
-parse_page (const RiResponse *response, GError **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  gsize size = 0;
-  const char *data = response->body ? g_bytes_get_data (response->body, &size) : "";
-  JsonNode *root;
-
-  if (!json_parser_load_from_data (parser, data, size, error))
-    return NULL;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the response is not a JSON object");
-      return NULL;
-    }
-  return json_object_ref (json_node_get_object (root));
-}
-
-/* Returns the strings of member @name, which may be null (the registry
- * answers "tags": null for a repository whose manifests were deleted). */
-static gboolean
-get_name_list (JsonObject *object, const char *name, GPtrArray *out, GError **error)
-{
-  JsonNode *node = json_object_get_member (object, name);
-  JsonArray *array;
-
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' is not an array", name);
-      return FALSE;
-    }
-  array = json_node_get_array (node);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *element = json_array_get_element (array, i);
-      if (json_node_get_value_type (element) != G_TYPE_STRING)
-        {
-          g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "an element of '%s' is not a string", name);
-          return FALSE;
-        }
-      g_ptr_array_add (out, (gpointer) json_node_get_string (element));
-    }
-  return TRUE;
-}
-
 static gboolean
 tag_is_selected (Scan *scan, const char *tag)
 {
@@ -305,10 +257,9 @@ handle_catalog (GTask *task, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) page = parse_page (response, &error);
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GPtrArray) names = ri_name_list_parse (response->body, "repositories", &error);
 
-  if (page == NULL || !get_name_list (page, "repositories", names, &error))
+  if (names == NULL)
     {
       g_prefix_error (&error, "the catalog is malformed: ");
       scan_fail (scan, response_error (response, g_steal_pointer (&error)));
@@ -361,10 +312,9 @@ handle_tags (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) page = parse_page (response, &error);
-  g_autoptr(GPtrArray) tags = g_ptr_array_new ();
+  g_autoptr(GPtrArray) tags = ri_name_list_parse (response->body, "tags", &error);
 
-  if (page == NULL || !get_name_list (page, "tags", tags, &error))
+  if (tags == NULL)
     {
       g_prefix_error (&error, "the tag list is malformed: ");
       scan_fail (scan, response_error (response, g_steal_pointer (&error)));
@@ -387,7 +337,8 @@ handle_tags (GTask *task, Request *r, RiResponse *response)
     tags_complete (task, r->repository);
 }
 
-static gboolean store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source);
+static gboolean store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source,
+                              gboolean fetched);
 
 static void
 request_config (GTask *task, RiManifest *manifest, const char *repository)
@@ -401,7 +352,7 @@ request_config (GTask *task, RiManifest *manifest, const char *repository)
     return;
   if (scan->cache != NULL &&
       (cached = ri_content_cache_lookup (scan->cache, manifest->config_digest)) != NULL &&
-      store_config (scan, manifest->config_digest, cached, "the cache"))
+      store_config (scan, manifest->config_digest, cached, "the cache", FALSE))
     return;
   path = g_strdup_printf ("/v2/%s/blobs/%s", repository, manifest->config_digest);
   url = ri_registry_client_build_url (scan->client, path);
@@ -415,7 +366,7 @@ static void ensure_manifest (GTask *task, ScanRepository *repository, const char
  * list its children, are there too. */
 static gboolean
 process_manifest (GTask *task, ScanRepository *repository, const char *digest, GBytes *bytes,
-                  const char *content_type, gboolean tagged, const char *source)
+                  const char *content_type, gboolean tagged, const char *source, gboolean fetched)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
@@ -431,7 +382,7 @@ process_manifest (GTask *task, ScanRepository *repository, const char *digest, G
           return FALSE;
         }
       g_hash_table_insert (scan->manifests, g_strdup (digest), manifest);
-      if (scan->cache != NULL)
+      if (scan->cache != NULL && fetched)
         ri_content_cache_store (scan->cache, digest, bytes);
     }
 
@@ -466,7 +417,7 @@ ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gb
     {
       /* Parsed already; a list seen first as a child still needs its own. */
       if (tagged && manifest->is_list)
-        process_manifest (task, repository, digest, NULL, NULL, TRUE, NULL);
+        process_manifest (task, repository, digest, NULL, NULL, TRUE, NULL, FALSE);
       return;
     }
   /* Once per digest; a tagged list's children matter, so a tagged
@@ -480,7 +431,7 @@ ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gb
       g_autofree char *computed = ri_digest_compute (cached);
       if (g_str_equal (computed, digest))
         {
-          process_manifest (task, repository, digest, cached, NULL, tagged, "the cached manifest");
+          process_manifest (task, repository, digest, cached, NULL, tagged, "the cached manifest", FALSE);
           return;
         }
     }
@@ -515,7 +466,7 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
       g_hash_table_add (r->repository->fetched, g_strdup (digest));
     }
   process_manifest (task, r->repository, digest, response->body, response->content_type, r->tagged,
-                    response->url);
+                    response->url, TRUE);
 }
 
 static void
@@ -543,7 +494,7 @@ handle_head (GTask *task, Request *r, RiResponse *response)
 /* Parses a config blob whose digest was checked; FALSE (and the scan
  * failed) when it is malformed. */
 static gboolean
-store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source)
+store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source, gboolean fetched)
 {
   g_autoptr(GError) error = NULL;
   RiImageConfig *config = ri_image_config_parse (bytes, &error);
@@ -555,7 +506,7 @@ store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source)
       return FALSE;
     }
   g_hash_table_insert (scan->configs, g_strdup (digest), config);
-  if (scan->cache != NULL)
+  if (scan->cache != NULL && fetched)
     ri_content_cache_store (scan->cache, digest, bytes);
   return TRUE;
 }
@@ -573,7 +524,7 @@ handle_blob (GTask *task, Request *r, RiResponse *response)
                                     response->url, digest, r->digest));
       return;
     }
-  store_config (scan, digest, response->body, response->url);
+  store_config (scan, digest, response->body, response->url, TRUE);
 }
 
 static void
