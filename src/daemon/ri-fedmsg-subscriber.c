@@ -83,6 +83,8 @@ frame_text (GBytes *frame)
   gsize size;
   const char *data = g_bytes_get_data (frame, &size);
 
+  if (size == 0)
+    return g_strdup ("");
   if (!g_utf8_validate_len (data, size, NULL) || memchr (data, '\0', size) != NULL)
     return NULL;
   return g_strndup (data, size);
@@ -114,6 +116,8 @@ ri_fedmsg_classify (GPtrArray *frames, gboolean truncated, const char * const *t
     return *reason = g_strdup_printf ("topic '%s' is not subscribed to", topic), RI_FEDMSG_IGNORED;
 
   data = g_bytes_get_data (g_ptr_array_index (frames, 1), &size);
+  if (size == 0)
+    return *reason = g_strdup ("the body is empty"), RI_FEDMSG_MALFORMED;
   if (!json_parser_load_from_data (parser, data, size, &error))
     return *reason = g_strdup_printf ("the body is not JSON: %s", error->message), RI_FEDMSG_MALFORMED;
   root = json_parser_get_root (parser);

@@ -76,6 +76,13 @@ parse_object (GBytes *bytes, const char *what, GError **error)
   const char *data = g_bytes_get_data (bytes, &size);
   JsonNode *root;
 
+  /* An empty GBytes has no data at all, which json-glib refuses without
+   * saying why (found by fuzzing: a registry answering 200 with no body). */
+  if (size == 0 || data == NULL)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is empty", what);
+      return NULL;
+    }
   if (!g_utf8_validate_len (data, size, NULL))
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is not UTF-8", what);

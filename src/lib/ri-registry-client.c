@@ -677,6 +677,11 @@ parse_token_response (GBytes *body, gint64 *lifetime_s, GError **error)
   JsonNode *node;
   const char *token;
 
+  if (g_bytes_get_size (body) == 0)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the answer is empty");
+      return NULL;
+    }
   if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL), g_bytes_get_size (body), error))
     return NULL;
   node = json_parser_get_root (parser);

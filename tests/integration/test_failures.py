@@ -124,6 +124,13 @@ class FailureTest(ritest.TempDirTestCase):
         self.assertIn(self.fake.url + "/v2/app/manifests/latest", result.stderr)
         self.assert_kept()
 
+    def test_empty_manifest(self):
+        # Found by fuzzing: an empty body once crashed the parser.
+        self.fake.overrides["/v2/app/manifests/latest"] = (200, {"Content-Type": MANIFEST_TYPE}, b"")
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=1)
+        self.assertIn(self.fake.url + "/v2/app/manifests/latest: the manifest is empty", result.stderr)
+        self.assert_kept()
+
     def test_digest_mismatch(self):
         status, headers, body = self.fake.routes["/v2/app/manifests/latest"]
         lie = dict(headers, **{"Docker-Content-Digest": "sha256:" + "0" * 64})
