@@ -13,8 +13,9 @@
  * engine, one at a time. A request while a run is going joins the single
  * follow-up run, so a burst of requests gives at most two runs.
  *
- * A run starts once requests have settled (SETTLE_MS without a new one),
- * and at the latest MAX_SETTLE_MS after the first request it serves: when
+ * A run starts once requests have settled (daemon: coalesce_delay, 200 ms
+ * by default, without a new one), and at the latest ten times that after
+ * the first request it serves: when
  * runs are quick, a run finishing in the middle of a burst would otherwise
  * start the follow-up too early, and the rest of the burst a third run.
  *
@@ -26,8 +27,6 @@
  * - `drained` () after ri_scheduler_shutdown(), once nothing runs
  */
 
-#define SETTLE_MS 200
-#define MAX_SETTLE_MS 2000
 
 typedef struct {
   guint64 id;
@@ -314,13 +313,14 @@ start_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* (Re)arms the start of the pending run: SETTLE_MS from now, but never
- * later than MAX_SETTLE_MS after its first request. */
+/* (Re)arms the start of the pending run: the coalesce delay from now, but
+ * never later than ten times that after its first request. */
 static void
 schedule_start (RiScheduler *self)
 {
+  gint64 settle_ms = self->config->daemon.coalesce_delay_ms;
   gint64 waited_ms = (g_get_monotonic_time () - self->pending->first_request_us) / 1000;
-  gint64 delay_ms = MIN (SETTLE_MS, MAX (0, MAX_SETTLE_MS - waited_ms));
+  gint64 delay_ms = MIN (settle_ms, MAX (0, 10 * settle_ms - waited_ms));
 
   if (self->current != NULL)
     return; /* started when the current run finishes */

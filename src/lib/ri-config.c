@@ -38,7 +38,7 @@ static const char *const index_keys[] = {
 };
 static const char *const daemon_keys[] = {
   "topic_prefix", "environment", "endpoints", "topics",
-  "reconnect_interval", "max_message_size", NULL
+  "reconnect_interval", "max_message_size", "coalesce_delay", NULL
 };
 
 static void
@@ -466,6 +466,13 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
             return FALSE;
           daemon->reconnect_interval_ms = number;
         }
+      if ((value = mapping_get (loader, node, "coalesce_delay")) != NULL)
+        {
+          if (!get_uint (loader, value, "coalesce_delay", 0, 60000, &number, error))
+            return FALSE;
+          daemon->coalesce_delay_ms = number;
+          daemon->coalesce_delay_set = TRUE;
+        }
       if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
         {
           if (!get_uint (loader, value, "max_message_size", 1024, 1 << 30, &number, error))
@@ -490,6 +497,8 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
     }
   if (daemon->reconnect_interval_ms == 0)
     daemon->reconnect_interval_ms = 1000;
+  if (!daemon->coalesce_delay_set)
+    daemon->coalesce_delay_ms = 200;
   if (daemon->max_message_size == 0)
     daemon->max_message_size = 1024 * 1024;
   return TRUE;

@@ -43,6 +43,8 @@ typedef struct {
   GStrv topics;                   /* (owned) topics subscribed to */
   guint reconnect_interval_ms;
   gsize max_message_size;
+  guint coalesce_delay_ms;        /* quiet time before a run starts */
+  gboolean coalesce_delay_set;
 } RiDaemonConfig;
 
 typedef struct {

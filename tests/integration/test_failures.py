@@ -5,6 +5,7 @@ configuration, each leaving the previous index byte for byte in place."""
 
 import json
 import os
+import subprocess
 
 import ritest
 from ritest import ri_testdata
@@ -260,6 +261,25 @@ class FailureTest(ritest.TempDirTestCase):
         self.assertIn("out/a.json", result.stderr)
         self.assert_kept()
 
+
+    def test_disk_full(self):
+        """Writes that fail half-way (a full disk, here a file size limit)
+        leave the old index and no temporary file behind."""
+        import resource
+        import signal as signals
+
+        def limit():
+            signals.signal(signals.SIGXFSZ, signals.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+        env = dict(os.environ, LC_ALL="C.UTF-8", DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent",
+                   XDG_CACHE_HOME=self.path("cache"))
+        result = subprocess.run([ritest.CLI, "-c", self.config(self.fake.url), "index"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60,
+                                preexec_fn=limit)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("Cannot write '%s'" % self.path("out", "a.json"), result.stderr)
+        self.assert_kept()
 
     def test_output_directory_cannot_be_created(self):
         with open(self.path("blocker"), "w") as f:
