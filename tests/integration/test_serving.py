@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""The documented nginx recipe (docs/serving/) with a real nginx: Flatpak's
+exact queries reach the right index file, with the cache headers, gzip and
+validators clients rely on, and icons are served under their URI."""
+
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+
+import ritest
+from ritest import ri_testdata
+
+SERVING = os.path.join(ritest.SOURCE_DIR, "docs", "serving")
+FLATPAK_QUERY = "label%3Aorg.flatpak.ref%3Aexists=1&architecture={arch}&os=linux&tag={tag}"
+
+
+class NginxTest(ritest.RegistryTestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists("/usr/sbin/nginx"):
+            ritest.skip_or_fail("nginx is not installed")
+        super().setUpClass()
+        red = ri_testdata.png(4, 4, (255, 0, 0))
+        cls.icon = red
+        cls.push([
+            {"repository": "org.example.app", "tags": ["latest"], "architecture": "amd64",
+             "labels": ri_testdata.flatpak_labels("org.example.App", "amd64", red)},
+            {"repository": "org.example.app", "tags": ["testing"], "architecture": "amd64",
+             "labels": dict(ri_testdata.flatpak_labels("org.example.App", "amd64"), testing="1")},
+            {"repository": "org.example.multi", "tags": ["latest"],
+             "list": [{"architecture": a, "labels": ri_testdata.flatpak_labels("org.example.Multi", a)}
+                      for a in ("amd64", "arm64")]},
+        ])
+
+    def setUp(self):
+        super().setUp()
+        os.chmod(self.tmp, 0o755)
+        with open(os.path.join(SERVING, "config.yaml")) as f:
+            config = f.read().replace("/var/lib/regindexer", self.tmp).replace(
+                "https://registry.example.com/", self.registry.url)
+        ritest.run_cli("-c", self.write_config(config), "index", check=0)
+
+        self.port = ri_testdata.free_port()
+        with open(os.path.join(SERVING, "nginx.conf")) as f:
+            snippet = (f.read().replace("@INDEX_DIR@", self.path("index")).replace("@ICONS_DIR@", self.path("icons"))
+                       .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:%d;" % self.port))
+        with open(self.path("regindexer-nginx.conf"), "w") as f:
+            f.write(snippet)
+        os.makedirs(self.path("nginx"))
+        with open(self.path("nginx.conf"), "w") as f:
+            f.write("%sworker_processes 1;\ndaemon off;\npid %s;\nerror_log %s warn;\nevents {}\n"
+                    "http {\n  access_log off;\n  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+                    "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
+                    "  include %s;\n}\n" % (
+                        "user root;\n" if os.geteuid() == 0 else "", self.path("nginx", "nginx.pid"),
+                        self.path("nginx", "error.log"), *([self.path("nginx")] * 5),
+                        self.path("regindexer-nginx.conf")))
+        check = subprocess.run(["/usr/sbin/nginx", "-t", "-p", self.path("nginx"), "-c", self.path("nginx.conf")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout)
+        self.nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", self.path("nginx"), "-c", self.path("nginx.conf")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.stop_nginx)
+        ritest.wait_for(self.listening, timeout=30, message="nginx to listen")
+
+    def stop_nginx(self):
+        self.nginx.terminate()
+        self.nginx.wait(timeout=30)
+
+    def listening(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            conn.connect()
+            return True
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response, body
+
+    def index_file(self, name):
+        with open(self.path("index", name), "rb") as f:
+            return f.read()
+
+    def test_flatpak_queries(self):
+        for arch, tag in (("amd64", "latest"), ("arm64", "latest"), ("amd64", "testing")):
+            query = FLATPAK_QUERY.format(arch=arch, tag=tag)
+            for spelling in (query, urllib.parse.unquote(query)):
+                with self.subTest(query=spelling):
+                    response, body = self.get("/index/static?" + spelling)
+                    self.assertEqual(response.status, 200)
+                    self.assertEqual(body, self.index_file("flatpak-%s-%s.json" % (arch, tag)))
+                    self.assertEqual(response.getheader("Cache-Control"), "public, max-age=300")
+                    self.assertEqual(response.getheader("Content-Type"), "application/json")
+        document = json.loads(self.get("/index/static?" + FLATPAK_QUERY.format(arch="arm64", tag="latest"))[1])
+        self.assertEqual([r["Name"] for r in document["Results"]], ["org.example.multi"])
+        self.assertEqual(document["Registry"], "/")
+
+    def test_other_queries_are_not_found(self):
+        for query in ("", "tag=latest", FLATPAK_QUERY.format(arch="amd64", tag="latest") + "&x=1",
+                      FLATPAK_QUERY.format(arch="amd64", tag="latest").replace("linux", "windows"),
+                      FLATPAK_QUERY.format(arch="amd64", tag="../../etc/passwd")):
+            with self.subTest(query=query):
+                self.assertEqual(self.get("/index/static?" + query)[0].status, 404)
+
+    def test_gzip_and_validators(self):
+        path = "/index/static?" + FLATPAK_QUERY.format(arch="amd64", tag="latest")
+        response, body = self.get(path, {"Accept-Encoding": "gzip"})
+        self.assertEqual(response.getheader("Content-Encoding"), "gzip")
+        self.assertEqual(gzip.decompress(body), self.index_file("flatpak-amd64-latest.json"))
+        etag = self.get(path)[0].getheader("ETag")
+        self.assertIsNotNone(etag)
+        self.assertEqual(self.get(path, {"If-None-Match": etag})[0].status, 304)
+
+    def test_icons(self):
+        document = json.loads(self.get("/index/static?" + FLATPAK_QUERY.format(arch="amd64", tag="latest"))[1])
+        app = [r for r in document["Results"] if r["Name"] == "org.example.app"][0]["Images"][0]
+        url = app["Labels"]["org.freedesktop.appstream.icon-64"]
+        digest = hashlib.sha256(self.icon).hexdigest()
+        self.assertEqual(url, "/icons/%s/%s.png" % (digest[:2], digest[2:]))
+        response, body = self.get(url)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(body, self.icon)
+        self.assertEqual(response.getheader("Cache-Control"), "public, max-age=31536000, immutable")
+
+
+if __name__ == "__main__":
+    ritest.main()
