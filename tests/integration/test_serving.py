@@ -21,7 +21,10 @@ SERVING = os.path.join(ritest.SOURCE_DIR, "docs", "serving")
 FLATPAK_QUERY = "label%3Aorg.flatpak.ref%3Aexists=1&architecture={arch}&os=linux&tag={tag}"
 
 
-class NginxTest(ritest.RegistryTestCase):
+class NginxTestCase(ritest.RegistryTestCase):
+    """A registry with Flatpak-style images, indexed with the example
+    configuration, and nginx serving it with the documented recipe."""
+
     @classmethod
     def setUpClass(cls):
         if not os.path.exists("/usr/sbin/nginx"):
@@ -96,6 +99,9 @@ class NginxTest(ritest.RegistryTestCase):
         with open(self.path("index", name), "rb") as f:
             return f.read()
 
+
+
+class NginxTest(NginxTestCase):
     def test_flatpak_queries(self):
         for arch, tag in (("amd64", "latest"), ("arm64", "latest"), ("amd64", "testing")):
             query = FLATPAK_QUERY.format(arch=arch, tag=tag)
@@ -136,6 +142,32 @@ class NginxTest(ritest.RegistryTestCase):
         self.assertEqual(response.status, 200)
         self.assertEqual(body, self.icon)
         self.assertEqual(response.getheader("Cache-Control"), "public, max-age=31536000, immutable")
+
+
+class FlatpakTest(NginxTestCase):
+    """Debian's own Flatpak client, pointed at nginx serving the indexes."""
+
+    def setUp(self):
+        if not os.path.exists("/usr/bin/flatpak"):
+            ritest.skip_or_fail("flatpak is not installed")
+        super().setUp()
+
+    def flatpak(self, *args):
+        env = dict(os.environ, HOME=self.path("home"), XDG_DATA_HOME=self.path("home", "data"),
+                   XDG_CONFIG_HOME=self.path("home", "config"), XDG_CACHE_HOME=self.path("home", "cache"),
+                   LC_ALL="C.UTF-8", FLATPAK_SYSTEM_DIR=self.path("home", "system"))
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        return subprocess.run(["/usr/bin/flatpak"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env=env)
+
+    def test_remote_ls(self):
+        url = "oci+http://127.0.0.1:%d/" % self.port
+        result = self.flatpak("remote-add", "--user", "--no-gpg-verify", "dev", url)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = self.flatpak("remote-ls", "--user", "--columns=ref", "dev")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(result.stdout.split()),
+                         ["app/org.example.App/x86_64/stable", "app/org.example.Multi/x86_64/stable"])
 
 
 if __name__ == "__main__":
