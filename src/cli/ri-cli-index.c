@@ -2,6 +2,7 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ri-cli.h"
 #include "ri-config.h"
@@ -11,7 +12,28 @@ typedef struct {
   GMainLoop *loop;
   RiRunReport *report;
   GError *error;
+  RiIndexer *indexer;       /* (unowned) */
+  gint64 started_us;
+  gboolean progress_shown;
 } LocalRun;
+
+/* On a terminal, a line that says how far the scan has got; off one,
+ * nothing (log lines and the summary only). */
+static gboolean
+progress_cb (gpointer user_data)
+{
+  LocalRun *local = user_data;
+  RiIndexerProgress progress;
+  double seconds = (g_get_monotonic_time () - local->started_us) / 1e6;
+
+  ri_indexer_get_progress (local->indexer, &progress);
+  g_printerr ("\r\033[K");
+  g_printerr (_("Scanning: %u of %u repositories listed, %u requests (%.0f/s)"),
+              progress.repositories_listed, progress.repositories_found, progress.requests,
+              seconds > 0 ? progress.requests / seconds : 0.0);
+  local->progress_shown = TRUE;
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -23,8 +45,13 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-print_index_report (const RiIndexReport *index, gboolean quiet)
+print_index_report (const RiIndexReport *index, gboolean quiet, gboolean *progress_shown)
 {
+  if (*progress_shown)
+    {
+      g_printerr ("\r\033[K");
+      *progress_shown = FALSE;
+    }
   if (!index->success)
     g_printerr (_("%s: failed: %s\n"), index->name, index->error);
   else if (!quiet)
@@ -33,12 +60,17 @@ print_index_report (const RiIndexReport *index, gboolean quiet)
              index->changed ? _("written") : _("unchanged"));
 }
 
+typedef struct {
+  RiCliOptions *options;
+  LocalRun *local;
+} Printer;
+
 static void
 index_done_cb (RiIndexer *indexer, const RiIndexReport *index, gpointer user_data)
 {
-  RiCliOptions *options = user_data;
+  Printer *printer = user_data;
 
-  print_index_report (index, options->quiet);
+  print_index_report (index, printer->options->quiet, &printer->local->progress_shown);
 }
 
 
@@ -84,6 +116,8 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GError) error = NULL;
   LocalRun local = { 0 };
+  Printer printer = { 0 };
+  guint progress_source = 0;
   const RiRequestStats *stats;
 
   if (config == NULL)
@@ -102,9 +136,18 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   }
   loop = g_main_loop_new (NULL, FALSE);
   local.loop = loop;
-  g_signal_connect (indexer, "index-done", G_CALLBACK (index_done_cb), options);
+  local.indexer = indexer;
+  local.started_us = g_get_monotonic_time ();
+  printer.options = options;
+  printer.local = &local;
+  g_signal_connect (indexer, "index-done", G_CALLBACK (index_done_cb), &printer);
+  if (!options->quiet && isatty (STDERR_FILENO))
+    progress_source = g_timeout_add (250, progress_cb, &local);
   ri_indexer_run_async (indexer, config, (const char * const *) names, NULL, run_cb, &local);
   g_main_loop_run (loop);
+  g_clear_handle_id (&progress_source, g_source_remove);
+  if (local.progress_shown)
+    g_printerr ("\r\033[K");
 
   if (local.report == NULL)
     {

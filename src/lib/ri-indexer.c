@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "ri-error.h"
 #include "ri-icon-store.h"
 #include "ri-index-writer.h"
@@ -23,6 +25,7 @@ struct _RiIndexer {
   GObject parent_instance;
 
   RiContentCache *cache;      /* (owned) (nullable) kept across runs */
+  GPtrArray *scanning;        /* (element-type RegistryRun) (unowned) scans going on */
 };
 
 G_DEFINE_TYPE (RiIndexer, ri_indexer, G_TYPE_OBJECT)
@@ -50,6 +53,8 @@ typedef struct {
   RiRegistryClient *client;   /* (owned) */
   GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) borrowed from the config */
   gint64 started_us;          /* monotonic */
+  RiScanProgress progress;
+  RiIndexer *indexer;         /* (unowned) */
 } RegistryRun;
 
 static void
@@ -65,6 +70,7 @@ run_free (Run *run)
 static void
 registry_run_free (RegistryRun *registry_run)
 {
+  g_ptr_array_remove (registry_run->indexer->scanning, registry_run);
   g_clear_object (&registry_run->task);
   g_clear_object (&registry_run->client);
   g_ptr_array_unref (registry_run->indexes);
@@ -75,6 +81,7 @@ static void
 ri_indexer_finalize (GObject *object)
 {
   g_clear_object (&RI_INDEXER (object)->cache);
+  g_ptr_array_unref (RI_INDEXER (object)->scanning);
   G_OBJECT_CLASS (ri_indexer_parent_class)->finalize (object);
 }
 
@@ -94,6 +101,22 @@ ri_indexer_class_init (RiIndexerClass *klass)
 static void
 ri_indexer_init (RiIndexer *self)
 {
+  self->scanning = g_ptr_array_new ();
+}
+
+void
+ri_indexer_get_progress (RiIndexer *self, RiIndexerProgress *progress)
+{
+  memset (progress, 0, sizeof *progress);
+  for (guint i = 0; i < self->scanning->len; i++)
+    {
+      RegistryRun *registry_run = g_ptr_array_index (self->scanning, i);
+      const RiRequestStats *stats = ri_registry_client_get_stats (registry_run->client);
+
+      progress->repositories_found += registry_run->progress.repositories_found;
+      progress->repositories_listed += registry_run->progress.repositories_listed;
+      progress->requests += ri_request_stats_total (stats);
+    }
 }
 
 RiIndexer *
@@ -405,10 +428,12 @@ ri_indexer_run_async (RiIndexer          *self,
       registry_run->client = ri_registry_client_new (ri_config_get_registry (config, registry));
       registry_run->indexes = g_ptr_array_ref (g_hash_table_lookup (groups, registry));
       registry_run->started_us = g_get_monotonic_time ();
+      registry_run->indexer = self;
+      g_ptr_array_add (self->scanning, registry_run);
       g_signal_emit (self, signals[SIGNAL_REGISTRY_STARTED], 0, registry, registry_run->indexes->len);
       ri_registry_scan_async (registry_run->client, registry_run->indexes,
                               (const char * const *) ri_config_get_registry (config, registry)->repositories,
-                              self->cache, cancellable, scan_cb, registry_run);
+                              self->cache, &registry_run->progress, cancellable, scan_cb, registry_run);
     }
 }
 

@@ -23,6 +23,15 @@ void         ri_indexer_run_async  (RiIndexer           *self,
 RiRunReport *ri_indexer_run_finish (RiIndexer           *self,
                                     GAsyncResult        *result,
                                     GError             **error);
+/* Where the runs going on have got, for a progress display. */
+typedef struct {
+  guint repositories_found;
+  guint repositories_listed;
+  guint requests;
+} RiIndexerProgress;
+
+void         ri_indexer_get_progress (RiIndexer         *self,
+                                      RiIndexerProgress *progress);
 gboolean     ri_indexer_check_names (RiConfig           *config,
                                      const char * const *names,
                                      GError            **error);

@@ -45,6 +45,7 @@ typedef struct {
   GStrv configured;           /* (owned) (nullable) repositories: names and globs */
   RiContentCache *cache;      /* (owned) (nullable) */
   GPtrArray *patterns;        /* (owned) (nullable) (element-type GPatternSpec) */
+  RiScanProgress *progress;   /* (unowned) (nullable) outlives the scan */
 } Scan;
 
 typedef struct {
@@ -236,6 +237,8 @@ add_repository (GTask *task, const char *name, const char *source)
   repository->tag_digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   repository->fetched = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_ptr_array_add (scan->repositories, repository);
+  if (scan->progress != NULL)
+    scan->progress->repositories_found++;
   path = g_strdup_printf ("/v2/%s/tags/list", name);
   url = ri_registry_client_build_url (scan->client, path);
   request (task, RI_REQUEST_TAGS, url, repository, NULL, NULL);
@@ -280,6 +283,9 @@ tags_complete (GTask *task, ScanRepository *repository)
   g_autoptr(GPtrArray) selected = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer tag;
+
+  if (scan->progress != NULL)
+    scan->progress->repositories_listed++;
 
   g_hash_table_iter_init (&iter, repository->tag_digests);
   while (g_hash_table_iter_next (&iter, &tag, NULL))
@@ -743,6 +749,7 @@ ri_registry_scan_async (RiRegistryClient   *client,
                         GPtrArray          *indexes,
                         const char * const *repositories,
                         RiContentCache     *cache,
+                        RiScanProgress     *progress,
                         GCancellable       *cancellable,
                         GAsyncReadyCallback callback,
                         gpointer            user_data)
@@ -773,6 +780,7 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   scan->requested_tagged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   scan->cache = cache ? g_object_ref (cache) : NULL;
+  scan->progress = progress;
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
 
   if (repositories != NULL)

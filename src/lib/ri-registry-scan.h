@@ -8,6 +8,12 @@
 
 G_BEGIN_DECLS
 
+/* How far a scan has got, for people watching: updated as it goes. */
+typedef struct {
+  guint repositories_found;   /* named by the catalog (or configuration) so far */
+  guint repositories_listed;  /* whose tag lists are complete */
+} RiScanProgress;
+
 /* Scans the registry behind @client and returns what the given indexes
  * (element-type RiIndexConfig, all on this registry) may select from.
  * @repositories (nullable): names or globs from the registry's settings:
@@ -17,6 +23,7 @@ void             ri_registry_scan_async  (RiRegistryClient    *client,
                                           GPtrArray           *indexes,
                                           const char * const  *repositories,
                                           RiContentCache      *cache,
+                                          RiScanProgress      *progress,
                                           GCancellable        *cancellable,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data);

@@ -6,6 +6,7 @@ and the bound on requests in flight."""
 import os
 import re
 import shutil
+import subprocess
 
 import ritest
 import services
@@ -156,6 +157,30 @@ class ConcurrencyTest(ritest.RegistryTestCase):
         self.assertLessEqual(proxy.max_in_flight, 3)
         # And it does overlap requests (30 tag lists were queued at once).
         self.assertGreaterEqual(proxy.max_in_flight, 2)
+
+
+class ProgressTest(ritest.RegistryTestCase):
+    """On a terminal a long run says how far it has got; off one, it
+    does not (log lines and the summary only), and -q silences it."""
+
+    def test_progress_on_a_terminal_only(self):
+        self.push([{"repository": "p%02d" % i, "tags": ["latest"], "labels": {"i": str(i)}} for i in range(20)])
+        proxy = services.FaultProxy(self.registry.port, delay=0.05)
+        self.addCleanup(proxy.close)
+        config = self.write_config("indexes:\n  all:\n    output: all.json\n    registry: %s\n"
+                                   "registries:\n  %s:\n    max_connections: 2\n" % (proxy.url, proxy.url))
+        command = "%s --no-daemon --cache-dir %s -c %s index" % (ritest.CLI, self.path("cache"), config)
+        on_terminal = subprocess.run(["script", "-qec", command, "/dev/null"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertEqual(on_terminal.returncode, 0, on_terminal.stdout)
+        self.assertRegex(on_terminal.stdout, r"Scanning: \d+ of 20 repositories listed, \d+ requests \(\d+/s\)")
+        self.assertIn("all: 20 repositories, 20 images", on_terminal.stdout)
+
+        quiet = subprocess.run(["script", "-qec", command.replace(" index", " -q index"), "/dev/null"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        self.assertNotIn("Scanning:", quiet.stdout)
+        off_terminal = ritest.run_cli("--no-daemon", "-c", config, "index", check=0)
+        self.assertNotIn("Scanning:", off_terminal.stderr + off_terminal.stdout)
 
 
 if __name__ == "__main__":
