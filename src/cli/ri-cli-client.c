@@ -20,6 +20,14 @@ typedef struct {
   GPtrArray *early;         /* (element-type GVariant) signals before the job id was known */
 } Waiter;
 
+/* 64-bit numbers go into translated messages as text: a format macro
+ * inside _() would cut the message in two for xgettext. */
+static char *
+number (guint64 value)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+}
+
 static GDBusConnection *
 connect_bus (RiCliOptions *options, GError **error)
 {
@@ -80,7 +88,8 @@ handle_signal (Waiter *waiter, const char *signal_name, GVariant *parameters)
       if (!waiter->options->quiet)
         {
           g_autofree char *list = g_strjoinv (", ", (char **) indexes);
-          g_print (_("Job %" G_GUINT64_FORMAT " started: %s\n"), job, list);
+          g_autofree char *id = number (job);
+          g_print (_("Job %s started: %s\n"), id, list);
         }
     }
   else if (g_str_equal (signal_name, "IndexWritten"))
@@ -102,10 +111,13 @@ handle_signal (Waiter *waiter, const char *signal_name, GVariant *parameters)
       if (job != waiter->job)
         return;
       print_details (waiter, details);
-      if (!success)
-        g_printerr (_("Job %" G_GUINT64_FORMAT " failed: %s\n"), job, message);
-      else if (!waiter->options->quiet)
-        g_print (_("Job %" G_GUINT64_FORMAT ": %s\n"), job, message);
+      {
+        g_autofree char *id = number (job);
+        if (!success)
+          g_printerr (_("Job %s failed: %s\n"), id, message);
+        else if (!waiter->options->quiet)
+          g_print (_("Job %s: %s\n"), id, message);
+      }
       waiter->status = success ? RI_EXIT_OK : RI_EXIT_FAILED;
       waiter->finished = TRUE;
       g_main_loop_quit (waiter->loop);
@@ -135,7 +147,10 @@ name_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_d
 
   if (waiter->job == 0 || waiter->finished)
     return;
-  g_printerr (_("regindexer: the daemon went away before job %" G_GUINT64_FORMAT " finished\n"), waiter->job);
+  {
+    g_autofree char *id = number (waiter->job);
+    g_printerr (_("regindexer: the daemon went away before job %s finished\n"), id);
+  }
   waiter->status = RI_EXIT_FAILED;
   g_main_loop_quit (waiter->loop);
 }
@@ -174,7 +189,8 @@ reindex_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   waiter->job = job;
   if (waiter->options->no_wait)
     {
-      g_print (_("Queued as job %" G_GUINT64_FORMAT "\n"), job);
+      g_autofree char *id = number (job);
+      g_print (_("Queued as job %s\n"), id);
       waiter->status = RI_EXIT_OK;
       g_main_loop_quit (waiter->loop);
       return;
@@ -295,14 +311,23 @@ print_status (GVariant *status)
 
   g_print (_("State:         %s"), state);
   if (current != 0)
-    g_print (_(" (job %" G_GUINT64_FORMAT ")"), current);
+    {
+      g_autofree char *id = number (current);
+      g_print (_(" (job %s)"), id);
+    }
   if (pending != 0)
-    g_print (_(", job %" G_GUINT64_FORMAT " queued"), pending);
+    {
+      g_autofree char *id = number (pending);
+      g_print (_(", job %s queued"), id);
+    }
   g_print ("\n");
   g_print (_("Configuration: %s\n"), config_path);
   if (last != 0)
-    g_print (_("Last job:      %" G_GUINT64_FORMAT ", finished %s, %s\n"), last, finished,
-             last_success ? _("succeeded") : _("failed"));
+    {
+      g_autofree char *id = number (last);
+      g_print (_("Last job:      %s, finished %s, %s\n"), id, finished,
+               last_success ? _("succeeded") : _("failed"));
+    }
   if (*last_error)
     g_print (_("Last error:    %s\n"), last_error);
 

@@ -160,12 +160,13 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   if (options->verbose)
     {
       const RiCacheStats *cache = &local.report->cache;
+      g_autofree char *bytes = g_format_size_full (stats->bytes, G_FORMAT_SIZE_LONG_FORMAT);
       g_printerr (_("Requests: %u catalog pages, %u tag pages, %u manifests, %u manifest HEADs, "
-                    "%u blobs, %u tokens, %u retries; %" G_GUINT64_FORMAT " bytes\n"),
+                    "%u blobs, %u tokens, %u retries; %s\n"),
                   stats->requests[RI_REQUEST_CATALOG], stats->requests[RI_REQUEST_TAGS],
                   stats->requests[RI_REQUEST_MANIFEST], stats->requests[RI_REQUEST_MANIFEST_HEAD],
                   stats->requests[RI_REQUEST_BLOB], stats->requests[RI_REQUEST_TOKEN], stats->retries,
-                  stats->bytes);
+                  bytes);
       g_printerr (_("Cache: %u hits, %u misses, %u stored, %u corrupt, %u pruned\n"),
                   cache->hits, cache->misses, cache->stored, cache->corrupt, cache->pruned);
       g_printerr (_("Time: %.3f s scanning, %.3f s writing\n"),

@@ -386,6 +386,11 @@ fail_request (RiRegistryClient *self, GTask *task, gint code, const char *format
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
+  /* In the journal with the URL and registry as fields of their own. */
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "REGINDEXER_REGISTRY", self->base_url,
+                    "REGINDEXER_URL", request->url,
+                    "MESSAGE", "%s %s: %s", request->method, request->url, message);
   finish_request (self, task, NULL,
                   g_error_new (RI_ERROR, code, "%s %s: %s", request->method, request->url, message));
 }
@@ -426,8 +431,14 @@ maybe_retry (RiRegistryClient *self, GTask *task, const char *why, gint retry_af
   if (request->backoff_total_ms + delay_ms > MAX_TOTAL_BACKOFF_MS)
     return FALSE;
   request->backoff_total_ms += delay_ms;
-  g_message ("%s %s: %s; retrying in %u ms (%u of %u)", request->method, request->url, why, delay_ms,
-             request->attempt, self->retries);
+  {
+    g_autofree char *text = g_strdup_printf ("%s %s: %s; retrying in %u ms (%u of %u)", request->method,
+                                             request->url, why, delay_ms, request->attempt, self->retries);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "REGINDEXER_REGISTRY", self->base_url,
+                      "REGINDEXER_URL", request->url,
+                      "MESSAGE", "%s", text);
+  }
   self->stats.retries++;
   request_reset (request);
   g_timeout_add (delay_ms, retry_cb, g_object_ref (task));
