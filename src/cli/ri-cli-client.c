@@ -34,6 +34,15 @@ connect_bus (RiCliOptions *options, GError **error)
   return g_bus_get_sync (options->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
 }
 
+static RiDBusIndexer *
+indexer_proxy (GDBusConnection *connection, GError **error)
+{
+  return ri_dbus_indexer_proxy_new_sync (connection,
+                                         G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+                                         G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+                                         RI_DBUS_NAME, RI_DBUS_PATH, NULL, error);
+}
+
 /* Only a daemon that is not there at all means "work in-process"; a
  * daemon that says no is obeyed. */
 static gboolean
@@ -234,10 +243,7 @@ ri_cli_index (RiCliOptions *options, char **names)
       return ri_cli_index_local (options, names);
     }
 
-  proxy = ri_dbus_indexer_proxy_new_sync (connection,
-                                          G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                          G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
-                                          RI_DBUS_NAME, RI_DBUS_PATH, NULL, &error);
+  proxy = indexer_proxy (connection, &error);
   if (proxy == NULL)
     {
       g_printerr ("regindexer: %s\n", error->message);
@@ -365,10 +371,7 @@ ri_cli_status (RiCliOptions *options)
 
   ri_dbus_error_ensure_registered ();
   if (connection != NULL)
-    proxy = ri_dbus_indexer_proxy_new_sync (connection,
-                                            G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                            G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
-                                            RI_DBUS_NAME, RI_DBUS_PATH, NULL, &error);
+    proxy = indexer_proxy (connection, &error);
   if (proxy == NULL || !ri_dbus_indexer_call_get_status_sync (proxy, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
                                                                   &status, NULL, &error))
     {

@@ -127,20 +127,41 @@ class RegistryTestCase(TempDirTestCase):
         return ri_testdata.push(cls.registry.url, {"images": entries})["images"]
 
 
-class StubServer:
-    """An HTTP server on loopback whose answers a test chooses: for
-    registries that misbehave in ways a real one won't."""
+class LoopbackServer:
+    """An HTTP server of the tests' own on 127.0.0.1, in a thread."""
+
+    def __init__(self, handler_class):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+
+class StubServer(LoopbackServer):
+    """Answers what a test chooses: for registries that misbehave in ways a
+    real one won't."""
 
     def __init__(self, handler):
         outer = self
         self.requests = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 outer.requests.append(self.path)
                 status, headers, body = handler(self.path)
@@ -157,19 +178,7 @@ class StubServer:
 
             do_HEAD = do_GET
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Handler)
 
 
 def closed_port_url():

@@ -3,7 +3,6 @@ openssl, a token service the registry trusts, and a fault-injecting proxy."""
 
 import base64
 import http.client
-import http.server
 import json
 import os
 import re
@@ -50,7 +49,7 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenService:
+class TokenService(ritest.LoopbackServer):
     """Issues registry tokens (RS256 JWTs, key and certificate made with
     openssl, signed by `openssl dgst`) the way Distribution's token auth
     expects. Anonymous callers get pull access to repositories only;
@@ -77,12 +76,7 @@ class TokenService:
         self.lock = threading.Lock()
         service = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(ritest.QuietHandler):
             def do_GET(self):
                 status, body = service.handle(self.path, self.headers.get("Authorization"))
                 data = json.dumps(body).encode()
@@ -92,10 +86,7 @@ class TokenService:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @property
     def realm(self):
@@ -145,13 +136,8 @@ class TokenService:
         return 200, {"token": self.sign(claims), "expires_in": self.lifetime, "issued_at": time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
-
-class FaultProxy:
+class FaultProxy(ritest.LoopbackServer):
     """An HTTP proxy in front of the real registry that misbehaves on
     request: each rule is (path regex, fault, count) and applies to that
     many matching requests (None: all of them). Faults:
@@ -174,26 +160,14 @@ class FaultProxy:
         self.stop_event = threading.Event()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(ritest.QuietHandler):
             def handle_one(self):
                 proxy.serve(self)
 
             do_GET = handle_one
             do_HEAD = handle_one
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        super().__init__(Handler)
 
     def add(self, pattern, fault, count=1):
         with self.lock:
@@ -280,6 +254,4 @@ class FaultProxy:
 
     def close(self):
         self.stop_event.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().close()

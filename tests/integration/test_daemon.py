@@ -206,45 +206,6 @@ class DaemonTest(ritest.DaemonTestCase):
             self.assertEqual(f.read(), OLD)
         self.assertEqual(os.listdir(self.path("out")), ["slow.json"])
 
-    def test_sigkill_leaves_old_or_new(self):
-        """Killed at any moment of a run, the daemon leaves each index either
-        as it was or completely new, never a mix."""
-        import random
-        config = ("indexes:\n  big:\n    output: out/big.json\n    registry: %s\n    tags: ['*']\n"
-                  "daemon:\n  coalesce_delay: 1\n" % self.registry.url)
-        self.start_daemon(config)
-
-        def expected():
-            path = self.write_config(config.replace("out/big.json", "expected/big.json"), name="expected.yaml")
-            ritest.run_cli("--no-daemon", "-c", path, "index", check=0)
-            with open(self.path("expected", "big.json"), "rb") as f:
-                return f.read()
-
-        rng = random.Random(1234)
-        for round_ in range(6):
-            with open(self.path("out", "big.json"), "rb") as f:
-                old = f.read()
-            self.push([{"repository": "kill/r%02d" % i, "tags": ["round%d" % round_], "labels": {"r": str(round_)}}
-                       for i in range(40)])
-            new = expected()
-            self.assertNotEqual(old, new)
-            job = self.client.reindex()
-            self.client.iterate_until(lambda: any(n == "ReindexStarted" and a[0] == job
-                                                  for _, n, a in self.client.signals), message="the run")
-            import time as clock
-            clock.sleep(rng.uniform(0, 0.3))
-            self.daemon.process.kill()
-            self.daemon.process.wait(timeout=30)
-            with open(self.path("out", "big.json"), "rb") as f:
-                self.assertIn(f.read(), (old, new), "round %d: a mix of old and new" % round_)
-            # Restart; the start-up run must bring the new index.
-            self.daemon.log.close()
-            self.daemon = ritest.Daemon(self.bus, self.config_path, self.path("daemon-%d.log" % round_))
-            self.client.wait_for_name()
-            self.client.wait_idle()
-            with open(self.path("out", "big.json"), "rb") as f:
-                self.assertEqual(f.read(), new)
-
     def test_busctl(self):
         if not shutil.which("busctl"):
             ritest.skip_or_fail("busctl is not installed")
@@ -296,6 +257,54 @@ class DaemonTest(ritest.DaemonTestCase):
         result = ritest.run_cli("--session", "-c", config, "index", check=0,
                                 env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=" + self.path("no-bus")})
         self.assertIn("indexing in-process", result.stderr)
+
+
+class DaemonKillTest(ritest.DaemonTestCase):
+    """With a registry of its own: it pushes new content every round."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.push([{"repository": "base", "tags": ["latest"], "labels": {}}])
+
+    def test_sigkill_leaves_old_or_new(self):
+        """Killed at any moment of a run, the daemon leaves each index either
+        as it was or completely new, never a mix."""
+        import random
+        config = ("indexes:\n  big:\n    output: out/big.json\n    registry: %s\n    tags: ['*']\n"
+                  "daemon:\n  coalesce_delay: 1\n" % self.registry.url)
+        self.start_daemon(config)
+
+        def expected():
+            path = self.write_config(config.replace("out/big.json", "expected/big.json"), name="expected.yaml")
+            ritest.run_cli("--no-daemon", "-c", path, "index", check=0)
+            with open(self.path("expected", "big.json"), "rb") as f:
+                return f.read()
+
+        rng = random.Random(1234)
+        for round_ in range(6):
+            with open(self.path("out", "big.json"), "rb") as f:
+                old = f.read()
+            self.push([{"repository": "kill/r%02d" % i, "tags": ["round%d" % round_], "labels": {"r": str(round_)}}
+                       for i in range(40)])
+            new = expected()
+            self.assertNotEqual(old, new)
+            job = self.client.reindex()
+            self.client.iterate_until(lambda: any(n == "ReindexStarted" and a[0] == job
+                                                  for _, n, a in self.client.signals), message="the run")
+            import time as clock
+            clock.sleep(rng.uniform(0, 0.3))
+            self.daemon.process.kill()
+            self.daemon.process.wait(timeout=30)
+            with open(self.path("out", "big.json"), "rb") as f:
+                self.assertIn(f.read(), (old, new), "round %d: a mix of old and new" % round_)
+            # Restart; the start-up run must bring the new index.
+            self.daemon.log.close()
+            self.daemon = ritest.Daemon(self.bus, self.config_path, self.path("daemon-%d.log" % round_))
+            self.client.wait_for_name()
+            self.client.wait_idle()
+            with open(self.path("out", "big.json"), "rb") as f:
+                self.assertEqual(f.read(), new)
 
 
 if __name__ == "__main__":
