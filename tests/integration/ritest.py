@@ -346,14 +346,18 @@ class Client:
         return self.iterate_until(lambda: self.finished(job), timeout, "ReindexFinished(%d)" % job)
 
     def wait_idle(self, timeout=60):
-        """Waits until nothing runs or is queued, and until this client has
-        seen the signals of the last run (they may still be in flight)."""
+        """Waits until nothing runs or is queued, then handles every signal
+        the daemon sent before saying so: the bus delivers a connection's
+        messages in order, so after a reply, what came before it is queued
+        here already."""
         def idle():
             status = self.status()
             return status if status["state"] == "idle" and status["pending-job"] == 0 else None
-        status = self.iterate_until(idle, timeout, "the daemon to be idle")
-        if status["last-job"]:
-            self.wait_finished(status["last-job"], timeout)
+        self.iterate_until(idle, timeout, "the daemon to be idle")
+        self.status()
+        context = self.GLib.MainContext.default()
+        while context.iteration(False):
+            pass
 
 
 class DaemonTestCase(RegistryTestCase):
@@ -363,10 +367,11 @@ class DaemonTestCase(RegistryTestCase):
         self.config_path = self.write_config(config_text)
         self.bus = Bus(self.path("bus"))
         self.addCleanup(self.bus.stop)
-        self.daemon = Daemon(self.bus, self.config_path, self.path("daemon.log"), extra_args)
-        self.addCleanup(self._stop_daemon)
+        # Subscribed before the daemon starts, so that no signal is missed.
         self.client = Client(self.bus.address)
         self.addCleanup(self.client.close)
+        self.daemon = Daemon(self.bus, self.config_path, self.path("daemon.log"), extra_args)
+        self.addCleanup(self._stop_daemon)
         if wait:
             self.client.wait_for_name()
             self.client.wait_idle()
