@@ -180,3 +180,34 @@ ri_write_file_atomically (const char *path, const void *data, gsize length, int 
   return file != NULL && ri_atomic_file_write (file, data, length, error) &&
          ri_atomic_file_commit (file, durable, FALSE, NULL, error);
 }
+
+/* A process killed while writing leaves its temporary file behind
+ * (.BASENAME.XXXXXX beside @path); the target itself is always whole.
+ * Removes such leftovers of @path that have not been touched for
+ * @older_than_s seconds, far longer than any write takes, so that a
+ * write in progress is never disturbed. Nothing else is touched. */
+guint
+ri_atomic_file_remove_stale (const char *path, gint64 older_than_s)
+{
+  g_autofree char *directory = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *prefix = g_strdup_printf (".%s.", base);
+  g_autoptr(GDir) dir = g_dir_open (directory, 0, NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+  guint removed = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *candidate = NULL;
+      GStatBuf st;
+
+      if (!g_str_has_prefix (name, prefix) || strlen (name) != strlen (prefix) + 6)
+        continue;
+      candidate = g_build_filename (directory, name, NULL);
+      if (g_lstat (candidate, &st) == 0 && S_ISREG (st.st_mode) && now - st.st_mtime >= older_than_s &&
+          g_unlink (candidate) == 0)
+        removed++;
+    }
+  return removed;
+}

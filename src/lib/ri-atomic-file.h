@@ -23,6 +23,9 @@ gboolean      ri_atomic_file_commit (RiAtomicFile  *file,
 void          ri_atomic_file_free   (RiAtomicFile  *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiAtomicFile, ri_atomic_file_free)
 
+guint    ri_atomic_file_remove_stale (const char *path,
+                                      gint64      older_than_s);
+
 gboolean ri_write_file_atomically (const char *path,
                                    const void *data,
                                    gsize       length,

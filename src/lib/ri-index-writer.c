@@ -209,6 +209,8 @@ write_kept (GString *out, guint level, const RiIndexConfig *index, GArray *kept,
 }
 
 #define FLUSH_SIZE (64 * 1024)
+/* A temporary file untouched this long belongs to a write that was killed. */
+#define STALE_TEMPORARY_S 3600
 
 static gboolean
 flush (GString *out, RiAtomicFile *file, gsize threshold, GError **error)
@@ -321,6 +323,8 @@ ri_index_write (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore 
                    directory, g_strerror (saved_errno));
       return FALSE;
     }
+  if (ri_atomic_file_remove_stale (index->output, STALE_TEMPORARY_S) > 0)
+    g_message ("Removed what an interrupted write of '%s' left behind", index->output);
   file = ri_atomic_file_new (index->output, 0644, error);
   if (file == NULL)
     return FALSE;

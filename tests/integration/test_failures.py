@@ -262,6 +262,23 @@ class FailureTest(ritest.TempDirTestCase):
         self.assert_kept()
 
 
+    def test_leftovers_of_killed_writes_are_removed(self):
+        stale = self.path("out", ".a.json.AbC123")
+        fresh = self.path("out", ".a.json.XyZ789")
+        other = self.path("out", ".b.json.AbC123")
+        unrelated = self.path("out", ".a.json.keep")
+        for path in (stale, fresh, other, unrelated):
+            with open(path, "w") as f:
+                f.write("partial")
+        for path in (stale, other, unrelated):
+            os.utime(path, (1000000000, 1000000000))
+        ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        # The old leftover of this index goes; a recent one (a write that may
+        # still be going on), another index's and anything else stay.
+        self.assertFalse(os.path.exists(stale))
+        for path in (fresh, other, unrelated):
+            self.assertTrue(os.path.exists(path), path)
+
     def test_disk_full(self):
         """Writes that fail half-way (a full disk, here a file size limit)
         leave the old index and no temporary file behind."""
