@@ -145,6 +145,8 @@ handle_get_status (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, g
   g_variant_dict_insert (&status, "config-path", "s", self->config_path);
   g_variant_dict_insert_value (&status, "requests", requests_variant (last));
   g_variant_dict_insert (&status, "bytes", "t", last ? last->stats.bytes : (guint64) 0);
+  g_variant_dict_insert (&status, "scan-duration", "x", last ? last->scan_us : (gint64) 0);
+  g_variant_dict_insert (&status, "write-duration", "x", last ? last->write_us : (gint64) 0);
 
   g_variant_builder_init (&indexes, G_VARIANT_TYPE ("a{sa{sv}}"));
   for (guint i = 0; i < config->indexes->len; i++)

@@ -127,6 +127,8 @@ class DaemonTest(ritest.DaemonTestCase):
         self.assertEqual(status["requests"]["catalog"], 4)
         self.assertEqual(status["requests"]["retries"], 2)
         self.assertGreater(status["bytes"], 0)
+        self.assertGreater(status["scan-duration"], 0)
+        self.assertGreater(status["write-duration"], 0)
         self.assertIn("Job 1: index 'all' written (2 repositories, 2 images)", self.daemon.output())
 
         job = self.client.reindex(["all", "flatpak"])
