@@ -429,6 +429,9 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
   RiYamlNode *value;
   guint64 number;
 
+  /* 0 is a valid setting, so the default is set before reading. */
+  daemon->coalesce_delay_ms = 200;
+
   if (node != NULL)
     {
       if (!require_kind (loader, node, RI_YAML_MAPPING, "daemon", error) ||
@@ -471,7 +474,6 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
           if (!get_uint (loader, value, "coalesce_delay", 0, 60000, &number, error))
             return FALSE;
           daemon->coalesce_delay_ms = number;
-          daemon->coalesce_delay_set = TRUE;
         }
       if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
         {
@@ -497,8 +499,6 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
     }
   if (daemon->reconnect_interval_ms == 0)
     daemon->reconnect_interval_ms = 1000;
-  if (!daemon->coalesce_delay_set)
-    daemon->coalesce_delay_ms = 200;
   if (daemon->max_message_size == 0)
     daemon->max_message_size = 1024 * 1024;
   return TRUE;

@@ -44,7 +44,6 @@ typedef struct {
   guint reconnect_interval_ms;
   gsize max_message_size;
   guint coalesce_delay_ms;        /* quiet time before a run starts */
-  gboolean coalesce_delay_set;
 } RiDaemonConfig;
 
 typedef struct {

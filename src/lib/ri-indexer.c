@@ -18,8 +18,8 @@
  * registry is scanned once, writes every index of a registry from that one
  * scan, and reports. The daemon and the in-process CLI both run this.
  *
- * Signals: `index-done` (RiIndexReport *) after each index was written or
- * failed, `registry-started` (const char *registry, guint n_indexes).
+ * Signal: `index-done` (RiIndexReport *) after each index was written or
+ * failed.
  */
 struct _RiIndexer {
   GObject parent_instance;
@@ -32,7 +32,6 @@ G_DEFINE_TYPE (RiIndexer, ri_indexer, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_INDEX_DONE,
-  SIGNAL_REGISTRY_STARTED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -93,9 +92,6 @@ ri_indexer_class_init (RiIndexerClass *klass)
   signals[SIGNAL_INDEX_DONE] =
     g_signal_new ("index-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_POINTER);
-  signals[SIGNAL_REGISTRY_STARTED] =
-    g_signal_new ("registry-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
 }
 
 static void
@@ -430,7 +426,6 @@ ri_indexer_run_async (RiIndexer          *self,
       registry_run->started_us = g_get_monotonic_time ();
       registry_run->indexer = self;
       g_ptr_array_add (self->scanning, registry_run);
-      g_signal_emit (self, signals[SIGNAL_REGISTRY_STARTED], 0, registry, registry_run->indexes->len);
       ri_registry_scan_async (registry_run->client, registry_run->indexes,
                               (const char * const *) ri_config_get_registry (config, registry)->repositories,
                               self->cache, &registry_run->progress, cancellable, scan_cb, registry_run);

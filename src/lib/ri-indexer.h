@@ -11,8 +11,6 @@ G_BEGIN_DECLS
 #define RI_TYPE_INDEXER (ri_indexer_get_type ())
 G_DECLARE_FINAL_TYPE (RiIndexer, ri_indexer, RI, INDEXER, GObject)
 
-#define RI_DEFAULT_MAX_CONNECTIONS 8
-
 RiIndexer   *ri_indexer_new        (RiContentCache      *cache);
 void         ri_indexer_run_async  (RiIndexer           *self,
                                     RiConfig            *config,

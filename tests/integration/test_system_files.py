@@ -105,25 +105,23 @@ class UnitTest(ritest.TempDirTestCase):
         # Verify against the daemon of this build tree.
         return re.sub(r"ExecStart=.*", "ExecStart=" + ritest.DAEMON, text)
 
-    def test_verify(self):
+    def analyze(self, *args):
+        """systemd-analyze ARGS… on this build's unit."""
         if not shutil.which("systemd-analyze"):
             ritest.skip_or_fail("systemd-analyze is not installed")
         path = self.path("regindexer.service")
         with open(path, "w") as f:
             f.write(self.unit())
-        result = subprocess.run(["systemd-analyze", "verify", "--man=no", path], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, timeout=60)
+        return subprocess.run(["systemd-analyze"] + list(args) + [path], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=60)
+
+    def test_verify(self):
+        result = self.analyze("verify", "--man=no")
         self.assertEqual(result.returncode, 0, result.stdout)
         self.assertEqual(result.stdout.strip(), "")
 
     def test_security_exposure(self):
-        if not shutil.which("systemd-analyze"):
-            ritest.skip_or_fail("systemd-analyze is not installed")
-        path = self.path("regindexer.service")
-        with open(path, "w") as f:
-            f.write(self.unit())
-        result = subprocess.run(["systemd-analyze", "security", "--offline=true", path], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, timeout=60)
+        result = self.analyze("security", "--offline=true")
         match = re.search(r"Overall exposure level for regindexer.service: ([0-9.]+)", result.stdout)
         self.assertIsNotNone(match, result.stdout)
         # systemd calls below 2.0 "OK"; the one point left is the network.

@@ -72,6 +72,7 @@ test_original_example (void)
   g_assert_cmpstr (config->icons_uri, ==, "/icons/");
   g_assert_cmpstr (config->daemon.topics[0], ==, "org.fedoraproject.dev.bodhi.compose.complete");
   g_assert_cmpstr (config->daemon.topics[1], ==, "org.fedoraproject.dev.bodhi.mashtask.complete");
+  g_assert_cmpuint (config->daemon.coalesce_delay_ms, ==, 200);
   g_assert_cmpuint (g_strv_length (config->warnings), ==, 1);
   g_assert_nonnull (strstr (config->warnings[0], "test.yaml:11:9: duplicate key 'output'"));
 }
@@ -141,6 +142,17 @@ test_anchors (void)
 }
 
 static void
+test_coalesce_delay_zero (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = load ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n"
+                                     "daemon:\n  coalesce_delay: 0\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->daemon.coalesce_delay_ms, ==, 0);
+}
+
+static void
 test_patterns (void)
 {
   g_autoptr(GError) error = NULL;
@@ -167,5 +179,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/errors", test_errors);
   g_test_add_func ("/config/anchors", test_anchors);
   g_test_add_func ("/config/patterns", test_patterns);
+  g_test_add_func ("/config/coalesce-delay-zero", test_coalesce_delay_zero);
   return g_test_run ();
 }
