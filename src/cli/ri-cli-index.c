@@ -54,6 +54,9 @@ print_index_report (const RiIndexReport *index, gboolean quiet, gboolean *progre
     }
   if (!index->success)
     g_printerr (_("%s: failed: %s\n"), index->name, index->error);
+  else if (!quiet && index->output[0] == '\0')
+    g_print (_("%s: %u repositories, %u images (served over HTTP only)\n"), index->name,
+             index->counts.repositories, index->counts.images);
   else if (!quiet)
     g_print (_("%s: %u repositories, %u images → %s (%s)\n"), index->name,
              index->counts.repositories, index->counts.images, index->output,

@@ -9,6 +9,7 @@
 #include "ri-daemon.h"
 #include "ri-dbus-names.h"
 #include "ri-fedmsg-subscriber.h"
+#include "ri-http-server.h"
 #include "ri-indexer-service.h"
 #include "ri-scheduler.h"
 
@@ -35,6 +36,7 @@ struct _RiDaemon {
   RiScheduler *scheduler;     /* (owned) (nullable) */
   RiIndexerService *service;  /* (owned) (nullable) */
   RiFedmsgSubscriber *fedmsg; /* (owned) (nullable) none without endpoints */
+  RiHttpServer *http;         /* (owned) (nullable) */
   guint owner_id;
   gboolean name_acquired;
   gboolean stopping;
@@ -54,6 +56,7 @@ ri_daemon_finalize (GObject *object)
   if (self->owner_id != 0)
     g_bus_unown_name (self->owner_id);
   g_clear_object (&self->fedmsg);
+  g_clear_object (&self->http);
   g_clear_object (&self->service);
   g_clear_object (&self->scheduler);
   g_clear_pointer (&self->config, ri_config_unref);
@@ -68,6 +71,7 @@ drained_cb (RiScheduler *scheduler, gpointer user_data)
   RiDaemon *self = user_data;
 
   g_message ("Stopped");
+  g_clear_object (&self->http);
   if (self->service != NULL)
     ri_indexer_service_unexport (self->service);
   g_application_release (G_APPLICATION (self));
@@ -144,6 +148,8 @@ extend_status (GVariantDict *status, gpointer user_data)
   const RiFedmsgCounters *counters;
   g_auto(GVariantDict) fedmsg = G_VARIANT_DICT_INIT (NULL);
 
+  if (self->http != NULL)
+    ri_http_server_add_status (self->http, status);
   if (self->fedmsg == NULL)
     return;
   counters = ri_fedmsg_subscriber_get_counters (self->fedmsg);
@@ -165,6 +171,9 @@ config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_d
 
   if (!set_up_fedmsg (self, config, &error))
     g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
+  g_clear_error (&error);
+  if (!ri_http_server_listen (self->http, config, &error))
+    g_warning ("Not answering HTTP: %s", error->message);
 }
 
 static gboolean
@@ -278,7 +287,8 @@ ri_daemon_activate (GApplication *application)
   ri_indexer_service_set_status_extender (self->service, extend_status, self);
   {
     g_autoptr(GError) error = NULL;
-    if (!set_up_fedmsg (self, self->config, &error))
+    self->http = ri_http_server_new (self->scheduler);
+    if (!set_up_fedmsg (self, self->config, &error) || !ri_http_server_listen (self->http, self->config, &error))
       {
         g_printerr ("regindexer-daemon: %s\n", error->message);
         stop (self, 1);

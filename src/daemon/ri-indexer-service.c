@@ -155,7 +155,7 @@ handle_get_status (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, g
       RiIndexStatus *index_status = ri_scheduler_get_index_status (self->scheduler, index->name);
       g_auto(GVariantDict) entry = G_VARIANT_DICT_INIT (NULL);
 
-      g_variant_dict_insert (&entry, "output", "s", index->output);
+      g_variant_dict_insert (&entry, "output", "s", index->output ? index->output : "");
       g_variant_dict_insert (&entry, "registry", "s", index->registry);
       g_variant_dict_insert (&entry, "last-write", "x", index_status->last_write_us);
       g_variant_dict_insert (&entry, "last-changed", "x", index_status->last_changed_us);

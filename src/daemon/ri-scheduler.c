@@ -19,6 +19,10 @@
  * runs are quick, a run finishing in the middle of a burst would otherwise
  * start the follow-up too early, and the rest of the burst a third run.
  *
+ * Refreshes (a registry said some repositories changed) queue the same
+ * way, apart from full runs: a pending run of every index takes them in,
+ * since it scans everything after they were asked for.
+ *
  * Signals:
  * - `job-started` (guint64 job, GStrv indexes)
  * - `index-done` (const RiIndexReport *report)
@@ -32,6 +36,8 @@ typedef struct {
   guint64 id;
   gint64 first_request_us;  /* monotonic */
   GPtrArray *names;         /* (owned) (nullable) NULL means every index */
+  char *registry;           /* (owned) (nullable) a refresh of this registry… */
+  GHashTable *repositories; /* (owned) (nullable) …and of these repositories on it */
 } Job;
 
 struct _RiScheduler {
@@ -42,6 +48,7 @@ struct _RiScheduler {
   GCancellable *cancellable;/* (owned) (nullable) of the run going on */
   Job *current;             /* (owned) (nullable) */
   Job *pending;             /* (owned) (nullable) */
+  GPtrArray *refreshes;     /* (owned) (element-type Job) pending refreshes, one per registry */
   guint64 next_id;
   guint64 last_job;
   RiRunReport *last_report; /* (owned) (nullable) */
@@ -70,6 +77,8 @@ static void
 job_free (Job *job)
 {
   g_clear_pointer (&job->names, g_ptr_array_unref);
+  g_free (job->registry);
+  g_clear_pointer (&job->repositories, g_hash_table_unref);
   g_free (job);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Job, job_free)
@@ -100,6 +109,7 @@ ri_scheduler_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->current, job_free);
   g_clear_pointer (&self->pending, job_free);
+  g_ptr_array_unref (self->refreshes);
   g_clear_object (&self->indexer);
   g_clear_pointer (&self->config, ri_config_unref);
   g_clear_pointer (&self->last_report, ri_run_report_unref);
@@ -137,6 +147,7 @@ static void
 ri_scheduler_init (RiScheduler *self)
 {
   self->next_id = 1;
+  self->refreshes = g_ptr_array_new_with_free_func ((GDestroyNotify) job_free);
   self->index_status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) index_status_free);
 }
 
@@ -225,7 +236,11 @@ job_names (RiScheduler *self, const Job *job)
 
   if (job->names == NULL)
     for (guint i = 0; i < self->config->indexes->len; i++)
-      g_strv_builder_add (builder, ((RiIndexConfig *) g_ptr_array_index (self->config->indexes, i))->name);
+      {
+        RiIndexConfig *index = g_ptr_array_index (self->config->indexes, i);
+        if (job->registry == NULL || g_str_equal (index->registry, job->registry))
+          g_strv_builder_add (builder, index->name);
+      }
   else
     for (guint i = 0; i < job->names->len; i++)
       g_strv_builder_add (builder, g_ptr_array_index (job->names, i));
@@ -274,8 +289,23 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   if (self->shutting_down)
     g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
-  else if (self->pending != NULL)
+  else if (self->pending != NULL || self->refreshes->len > 0)
     schedule_start (self);
+}
+
+/* The job waiting longest: a run or a refresh. */
+static Job *
+next_job (RiScheduler *self)
+{
+  Job *next = self->pending;
+
+  for (guint i = 0; i < self->refreshes->len; i++)
+    {
+      Job *refresh = g_ptr_array_index (self->refreshes, i);
+      if (next == NULL || refresh->first_request_us < next->first_request_us)
+        next = refresh;
+    }
+  return next;
 }
 
 static void
@@ -283,23 +313,50 @@ start_pending (RiScheduler *self)
 {
   g_auto(GStrv) names = NULL;
 
-  g_assert (self->pending != NULL);
+  Job *next = next_job (self);
+  g_autofree char *job_text = NULL;
+  g_autofree char *list = NULL;
+
+  g_assert (next != NULL);
   g_assert (self->current == NULL);
-  self->current = g_steal_pointer (&self->pending);
+  if (next == self->pending)
+    self->current = g_steal_pointer (&self->pending);
+  else
+    {
+      guint position = 0;
+      g_ptr_array_find (self->refreshes, next, &position);
+      self->current = g_ptr_array_steal_index (self->refreshes, position);
+    }
   self->cancellable = g_cancellable_new ();
   names = job_names (self, self->current);
 
-  {
-    g_autofree char *job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, self->current->id);
-    g_autofree char *list = g_strjoinv (", ", names);
+  job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, self->current->id);
+  list = g_strjoinv (", ", names);
+  if (self->current->registry != NULL)
+    {
+      g_autofree char **repositories = (char **) g_hash_table_get_keys_as_array (self->current->repositories, NULL);
+      g_autofree char *repository_list = g_strjoinv (", ", repositories);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
+                        "REGINDEXER_REGISTRY", self->current->registry,
+                        "MESSAGE", "Job %s: refreshing %s on %s for %s", job_text, repository_list,
+                        self->current->registry, list);
+    }
+  else
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
                       "MESSAGE", "Job %s: indexing %s", job_text, list);
-  }
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   g_signal_emit (self, signals[SIGNAL_JOB_STARTED], 0, self->current->id, names);
-  ri_indexer_run_async (self->indexer, self->config,
-                        self->current->names ? (const char * const *) names : NULL,
-                        self->cancellable, run_cb, g_object_ref (self));
+  if (self->current->registry != NULL)
+    {
+      g_autofree char **repositories = (char **) g_hash_table_get_keys_as_array (self->current->repositories, NULL);
+      ri_indexer_refresh_async (self->indexer, self->config, self->current->registry,
+                                (const char * const *) repositories, self->cancellable, run_cb,
+                                g_object_ref (self));
+    }
+  else
+    ri_indexer_run_async (self->indexer, self->config,
+                          self->current->names ? (const char * const *) names : NULL,
+                          self->cancellable, run_cb, g_object_ref (self));
 }
 
 static gboolean
@@ -308,7 +365,7 @@ start_cb (gpointer user_data)
   RiScheduler *self = user_data;
 
   self->start_source = 0;
-  if (self->current == NULL && self->pending != NULL && !self->shutting_down)
+  if (self->current == NULL && next_job (self) != NULL && !self->shutting_down)
     start_pending (self);
   return G_SOURCE_REMOVE;
 }
@@ -319,7 +376,7 @@ static void
 schedule_start (RiScheduler *self)
 {
   gint64 settle_ms = self->config->daemon.coalesce_delay_ms;
-  gint64 waited_ms = (g_get_monotonic_time () - self->pending->first_request_us) / 1000;
+  gint64 waited_ms = (g_get_monotonic_time () - next_job (self)->first_request_us) / 1000;
   gint64 delay_ms = MIN (settle_ms, MAX (0, 10 * settle_ms - waited_ms));
 
   if (self->current != NULL)
@@ -355,6 +412,10 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
   if (!ri_indexer_check_names (self->config, names, error))
     return 0;
 
+  /* A run of everything covers the refreshes waiting: it starts later. */
+  if (names == NULL || names[0] == NULL)
+    g_ptr_array_set_size (self->refreshes, 0);
+
   if (self->pending == NULL)
     {
       self->pending = g_new0 (Job, 1);
@@ -375,12 +436,50 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
   return self->pending->id;
 }
 
+/* Queues a refresh of @repository on @registry (a base URL as in the
+ * configuration); returns the job that will serve it, or 0 with @error. */
+guint64
+ri_scheduler_refresh (RiScheduler *self, const char *registry, const char *repository, GError **error)
+{
+  Job *job = NULL;
+
+  if (self->shutting_down)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
+      return 0;
+    }
+  if (ri_config_get_registry (self->config, registry) == NULL)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND, "No index uses the registry %s", registry);
+      return 0;
+    }
+  if (self->pending != NULL && self->pending->names == NULL)
+    return self->pending->id;
+
+  for (guint i = 0; i < self->refreshes->len && job == NULL; i++)
+    if (g_str_equal (((Job *) g_ptr_array_index (self->refreshes, i))->registry, registry))
+      job = g_ptr_array_index (self->refreshes, i);
+  if (job == NULL)
+    {
+      job = g_new0 (Job, 1);
+      job->id = self->next_id++;
+      job->first_request_us = g_get_monotonic_time ();
+      job->registry = g_strdup (registry);
+      job->repositories = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_ptr_array_add (self->refreshes, job);
+    }
+  g_hash_table_add (job->repositories, g_strdup (repository));
+  schedule_start (self);
+  return job->id;
+}
+
 void
 ri_scheduler_shutdown (RiScheduler *self)
 {
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->start_source, g_source_remove);
   g_clear_pointer (&self->pending, job_free);
+  g_ptr_array_set_size (self->refreshes, 0);
   if (self->current != NULL)
     g_cancellable_cancel (self->cancellable);
   else
@@ -402,7 +501,14 @@ ri_scheduler_get_current_job (RiScheduler *self)
 guint64
 ri_scheduler_get_pending_job (RiScheduler *self)
 {
-  return self->pending ? self->pending->id : 0;
+  Job *next = next_job (self);
+  return next ? next->id : 0;
+}
+
+RiIndexer *
+ri_scheduler_get_indexer (RiScheduler *self)
+{
+  return self->indexer;
 }
 
 guint64

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "ri-config.h"
+#include "ri-indexer.h"
 #include "ri-run-report.h"
 
 G_BEGIN_DECLS
@@ -27,6 +28,11 @@ void           ri_scheduler_set_config       (RiScheduler        *self,
 guint64        ri_scheduler_request          (RiScheduler        *self,
                                               const char * const *names,
                                               GError            **error);
+guint64        ri_scheduler_refresh          (RiScheduler        *self,
+                                              const char         *registry,
+                                              const char         *repository,
+                                              GError            **error);
+RiIndexer     *ri_scheduler_get_indexer      (RiScheduler        *self);
 void           ri_scheduler_shutdown         (RiScheduler        *self);
 gboolean       ri_scheduler_is_running       (RiScheduler        *self);
 guint64        ri_scheduler_get_current_job  (RiScheduler        *self);

@@ -38,8 +38,13 @@ static const char *const index_keys[] = {
 };
 static const char *const daemon_keys[] = {
   "topic_prefix", "environment", "endpoints", "topics",
-  "reconnect_interval", "max_message_size", "coalesce_delay", NULL
+  "reconnect_interval", "max_message_size", "coalesce_delay", "http", NULL
 };
+static const char *const http_keys[] = {
+  "listen", "serve", "max_age", "events", "events_token_file", "max_event_size", NULL
+};
+#define DEFAULT_MAX_AGE_S 300
+#define DEFAULT_MAX_EVENT_SIZE (1024 * 1024)
 
 static void
 index_config_free (RiIndexConfig *index)
@@ -108,6 +113,13 @@ ri_config_unref (RiConfig *config)
   g_free (config->daemon.environment);
   g_strfreev (config->daemon.endpoints);
   g_strfreev (config->daemon.topics);
+  g_strfreev (config->daemon.http.listen);
+  g_clear_pointer (&config->daemon.http.serve, g_ptr_array_unref);
+  if (config->daemon.http.events_token != NULL)
+    {
+      memset (config->daemon.http.events_token, 0, strlen (config->daemon.http.events_token));
+      g_free (config->daemon.http.events_token);
+    }
   g_strfreev (config->warnings);
   g_free (config);
 }
@@ -353,14 +365,17 @@ load_index (Loader *loader, const RiYamlNode *key, const RiYamlNode *node, GErro
       !check_keys (loader, node, index_keys, "an index", error))
     return NULL;
 
-  if ((value = mapping_get (loader, node, "output")) == NULL)
-    return fail (loader, key, error, "index '%s' has no 'output'", index->name), NULL;
-  if (!get_string (loader, value, "output", &output, error))
-    return NULL;
-  index->output = resolve_path (loader, output);
-  g_free (output);
-  if (g_str_has_suffix (value->value, "/"))
-    return fail (loader, value, error, "'output' must name a file, not a directory"), NULL;
+  /* Without 'output', the index must be served over HTTP: checked once
+   * the daemon section is read. */
+  if ((value = mapping_get (loader, node, "output")) != NULL)
+    {
+      if (!get_string (loader, value, "output", &output, error))
+        return NULL;
+      index->output = resolve_path (loader, output);
+      g_free (output);
+      if (g_str_has_suffix (value->value, "/"))
+        return fail (loader, value, error, "'output' must name a file, not a directory"), NULL;
+    }
 
   if ((value = mapping_get (loader, node, "registry")) == NULL)
     return fail (loader, key, error, "index '%s' has no 'registry'", index->name), NULL;
@@ -420,6 +435,150 @@ load_index (Loader *loader, const RiYamlNode *key, const RiYamlNode *node, GErro
     return NULL;
 
   return g_ptr_array_steal_index (guard, 0);
+}
+
+static void
+http_serve_free (RiHttpServe *serve)
+{
+  g_free (serve->prefix);
+  g_free (serve->index);
+  g_free (serve);
+}
+
+/* "127.0.0.1:8088" or "[::1]:8088": an address to bind, so a literal IP. */
+static gboolean
+check_listen_address (Loader *loader, const RiYamlNode *node, GError **error)
+{
+  const char *text = node->value;
+  const char *colon = strrchr (text, ':');
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  guint64 port;
+
+  if (colon == NULL)
+    return fail (loader, node, error, "'%s' is not an address and port such as 127.0.0.1:8088 or [::1]:8088", text);
+  host = g_strndup (text, colon - text);
+  if (host[0] == '[' && g_str_has_suffix (host, "]"))
+    {
+      char *inner = g_strndup (host + 1, strlen (host) - 2);
+      g_free (host);
+      host = inner;
+      if (strchr (host, ':') == NULL)
+        host[0] = '\0'; /* brackets are for IPv6 only */
+    }
+  else if (strchr (host, ':') != NULL)
+    host[0] = '\0'; /* an IPv6 address needs brackets */
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL)
+    return fail (loader, node, error, "'%s' does not start with an IP address such as 127.0.0.1 or [::1] "
+                 "(host names are not resolved for listening)", text);
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
+    return fail (loader, node, error, "'%s' does not end in a port from 1 to 65535", text);
+  return TRUE;
+}
+
+static gboolean
+load_http_serve (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **error)
+{
+  RiHttpConfig *http = &config->daemon.http;
+
+  if (!require_kind (loader, node, RI_YAML_MAPPING, "serve", error))
+    return FALSE;
+  for (guint i = 0; i + 1 < node->items->len; i += 2)
+    {
+      RiYamlNode *key = g_ptr_array_index (node->items, i);
+      RiYamlNode *value = g_ptr_array_index (node->items, i + 1);
+      RiHttpServe *serve;
+      g_autofree char *prefix = NULL;
+
+      if (key->kind != RI_YAML_SCALAR || !g_str_has_prefix (key->value, "/") ||
+          strpbrk (key->value, "?#%\\ ") != NULL || strstr (key->value, "/../") != NULL ||
+          strstr (key->value, "//") != NULL || g_str_has_suffix (key->value, "/.."))
+        return fail (loader, key, error, "keys of 'serve' must be URL paths such as / or /testing/");
+      if (value->kind != RI_YAML_SCALAR || ri_yaml_node_is_null (value))
+        return fail (loader, value, error, "'serve' maps a URL path to the name of an index");
+      if (ri_config_get_index (config, value->value) == NULL)
+        return fail (loader, value, error, "there is no index '%s' to serve", value->value);
+      prefix = g_str_has_suffix (key->value, "/") ? g_strdup (key->value) : g_strconcat (key->value, "/", NULL);
+      for (guint j = 0; j < http->serve->len; j++)
+        if (g_str_equal (((RiHttpServe *) g_ptr_array_index (http->serve, j))->prefix, prefix))
+          return fail (loader, key, error, "'%s' is served twice", prefix);
+      serve = g_new0 (RiHttpServe, 1);
+      serve->prefix = g_steal_pointer (&prefix);
+      serve->index = g_strdup (value->value);
+      g_ptr_array_add (http->serve, serve);
+    }
+  return TRUE;
+}
+
+static gboolean get_existing_file (Loader *loader, const RiYamlNode *node, const char *name, char **out,
+                                   GError **error);
+static void warn_if_exposed (Loader *loader, const RiYamlNode *node, const char *path);
+
+static gboolean
+load_http (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **error)
+{
+  RiHttpConfig *http = &config->daemon.http;
+  RiYamlNode *value;
+  guint64 number;
+
+  http->max_age_s = DEFAULT_MAX_AGE_S;
+  http->max_event_size = DEFAULT_MAX_EVENT_SIZE;
+  http->serve = g_ptr_array_new_with_free_func ((GDestroyNotify) http_serve_free);
+  if (node == NULL)
+    {
+      http->listen = g_new0 (char *, 1);
+      return TRUE;
+    }
+  if (!require_kind (loader, node, RI_YAML_MAPPING, "http", error) ||
+      !check_keys (loader, node, http_keys, "daemon: http", error))
+    return FALSE;
+
+  if ((value = mapping_get (loader, node, "listen")) != NULL)
+    {
+      if (!get_string_list (loader, value, "listen", &http->listen, error))
+        return FALSE;
+      for (guint i = 0; i < value->items->len; i++)
+        if (!check_listen_address (loader, g_ptr_array_index (value->items, i), error))
+          return FALSE;
+    }
+  else
+    http->listen = g_new0 (char *, 1);
+  if ((value = mapping_get (loader, node, "serve")) != NULL &&
+      !load_http_serve (loader, config, value, error))
+    return FALSE;
+  if ((value = mapping_get (loader, node, "max_age")) != NULL)
+    {
+      if (!get_uint (loader, value, "max_age", 0, 365 * 24 * 3600, &number, error))
+        return FALSE;
+      http->max_age_s = number;
+    }
+  if ((value = mapping_get (loader, node, "events")) != NULL &&
+      !get_bool (loader, value, "events", &http->events, error))
+    return FALSE;
+  if ((value = mapping_get (loader, node, "events_token_file")) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      if (!http->events)
+        return fail (loader, value, error, "'events_token_file' needs 'events: true'");
+      if (!get_existing_file (loader, value, "events_token_file", &path, error))
+        return FALSE;
+      http->events_token = ri_credentials_read_secret_file (path, &local_error);
+      if (http->events_token == NULL)
+        return fail (loader, value, error, "%s", local_error->message);
+      warn_if_exposed (loader, value, path);
+    }
+  if ((value = mapping_get (loader, node, "max_event_size")) != NULL)
+    {
+      if (!get_uint (loader, value, "max_event_size", 1024, 64 << 20, &number, error))
+        return FALSE;
+      http->max_event_size = number;
+    }
+  if (http->listen[0] == NULL && (http->serve->len > 0 || http->events))
+    return fail (loader, node, error, "'http' serves indexes or takes events but has no 'listen' addresses");
+  return TRUE;
 }
 
 static gboolean
@@ -482,6 +641,8 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
           daemon->max_message_size = number;
         }
     }
+  if (!load_http (loader, config, node ? mapping_get (loader, node, "http") : NULL, error))
+    return FALSE;
 
   if (daemon->topic_prefix == NULL)
     daemon->topic_prefix = g_strdup ("org.fedoraproject");
@@ -774,7 +935,7 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
       for (guint j = 0; j < config->indexes->len; j++)
         {
           RiIndexConfig *other = g_ptr_array_index (config->indexes, j);
-          if (g_str_equal (other->output, index->output))
+          if (index->output != NULL && g_strcmp0 (other->output, index->output) == 0)
             {
               fail (loader, key, error, "index '%s' writes to '%s', as index '%s' does",
                     index->name, index->output, other->name);
@@ -808,6 +969,17 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
     return NULL;
   if (!load_daemon (loader, config, mapping_get (loader, root, "daemon"), error))
     return NULL;
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      if (index->output == NULL && ri_config_get_served (config, index->name) == NULL)
+        {
+          g_set_error (error, RI_ERROR, RI_ERROR_CONFIG,
+                       "%s:%u:%u: index '%s' has no 'output' and is not served under 'daemon: http: serve'",
+                       loader->origin, index->line, index->column, index->name);
+          return NULL;
+        }
+    }
 
   return g_steal_pointer (&config);
 }
@@ -855,6 +1027,19 @@ ri_config_get_index (RiConfig *config, const char *name)
       if (g_str_equal (index->name, name))
         return index;
     }
+  return NULL;
+}
+
+/* Where the daemon's HTTP listener answers for @index (the first prefix
+ * that names it), or NULL when it is not served. */
+const RiHttpServe *
+ri_config_get_served (RiConfig *config, const char *index)
+{
+  GPtrArray *serve = config->daemon.http.serve;
+
+  for (guint i = 0; serve != NULL && i < serve->len; i++)
+    if (g_str_equal (((RiHttpServe *) g_ptr_array_index (serve, i))->index, index))
+      return g_ptr_array_index (serve, i);
   return NULL;
 }
 

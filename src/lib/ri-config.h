@@ -6,7 +6,8 @@ G_BEGIN_DECLS
 
 typedef struct {
   char *name;                     /* (owned) the key under indexes: */
-  char *output;                   /* (owned) absolute path of the JSON file */
+  char *output;                   /* (owned) (nullable) absolute path of the JSON file;
+                                   * NULL for an index that is only served over HTTP */
   char *registry;                 /* (owned) base URL, no trailing '/' */
   char *registry_public;          /* (owned) what goes into "Registry" */
   GStrv tags;                     /* (owned) glob patterns, never empty */
@@ -36,6 +37,22 @@ typedef struct {
   guint retries;
 } RiRegistryConfig;
 
+/* One index answered live: GET <prefix>index/static and …/dynamic. */
+typedef struct {
+  char *prefix;                   /* (owned) URL path, starts and ends with '/' */
+  char *index;                    /* (owned) the name of a configured index */
+} RiHttpServe;
+
+/* The daemon's optional HTTP listener (daemon: http:). */
+typedef struct {
+  GStrv listen;                   /* (owned) "address:port", possibly empty: no listener */
+  GPtrArray *serve;               /* (owned) (element-type RiHttpServe) possibly empty */
+  guint max_age_s;                /* Cache-Control max-age of /index/static */
+  gboolean events;                /* POST /events takes registry notifications */
+  char *events_token;             /* (owned) (nullable) a secret: never print it */
+  gsize max_event_size;           /* largest notification body accepted */
+} RiHttpConfig;
+
 typedef struct {
   char *topic_prefix;             /* (owned) */
   char *environment;              /* (owned) */
@@ -44,6 +61,7 @@ typedef struct {
   guint reconnect_interval_ms;
   gsize max_message_size;
   guint coalesce_delay_ms;        /* quiet time before a run starts */
+  RiHttpConfig http;
 } RiDaemonConfig;
 
 typedef struct {
@@ -74,6 +92,8 @@ RiIndexConfig *ri_config_get_index  (RiConfig   *config,
                                      const char *name);
 RiRegistryConfig *ri_config_get_registry (RiConfig   *config,
                                           const char *url);
+const RiHttpServe *ri_config_get_served (RiConfig   *config,
+                                          const char *index);
 gboolean       ri_index_config_matches_tag (const RiIndexConfig *index,
                                             const char          *tag);
 

@@ -242,9 +242,10 @@ ri_content_cache_get_tag (RiContentCache *self, const char *registry, const char
   return g_hash_table_lookup (load_tags (self, registry), key);
 }
 
-/* Replaces what is remembered of @registry's tags ("repo\ntag" → digest). */
+/* Replaces what is remembered of @registry's tags ("repo\ntag" → digest);
+ * with @only (nullable, a set of repository names), only of those. */
 void
-ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTable *tags)
+ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTable *tags, GHashTable *only)
 {
   GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(JsonObject) object = json_object_new ();
@@ -257,6 +258,20 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
   GHashTableIter iter;
   gpointer key, value;
 
+  /* A scan of some repositories only keeps what is known of the others. */
+  if (only != NULL && g_hash_table_lookup (self->tags, registry) != NULL)
+    {
+      g_hash_table_iter_init (&iter, g_hash_table_lookup (self->tags, registry));
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          g_autofree char *repository = g_strndup (key, strcspn (key, "\n"));
+          if (!g_hash_table_contains (only, repository))
+            {
+              g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
+              json_object_set_string_member (object, key, value);
+            }
+        }
+    }
   g_hash_table_iter_init (&iter, tags);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {

@@ -29,7 +29,8 @@ const char     *ri_content_cache_get_tag        (RiContentCache *self,
                                                  const char     *tag);
 void            ri_content_cache_set_tags       (RiContentCache *self,
                                                  const char     *registry,
-                                                 GHashTable     *tags);
+                                                 GHashTable     *tags,
+                                                 GHashTable     *only);
 void            ri_content_cache_prune          (RiContentCache *self,
                                                  GHashTable     *keep);
 const RiCacheStats *ri_content_cache_get_stats  (RiContentCache *self);

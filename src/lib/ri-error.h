@@ -17,7 +17,8 @@ G_BEGIN_DECLS
  * @RI_ERROR_TOO_LARGE: a response exceeded its size limit
  * @RI_ERROR_WRITE: an index or icon could not be written
  * @RI_ERROR_BUSY: the request cannot be served now
- * @RI_ERROR_BAD_REQUEST: the registry refused the request as malformed (400)
+ * @RI_ERROR_BAD_REQUEST: a request was malformed: one the registry refused
+ *   (400), or a query or notification sent to the daemon
  * @RI_ERROR_DENIED: the registry refused access (401 or 403)
  *
  * Error codes of the engine. The daemon maps each of them to a D-Bus error

@@ -20,13 +20,14 @@ has_all_keys (GHashTable *map, GStrv keys)
 }
 
 static gboolean
-image_matches (const RiIndexConfig *index, const RiImage *image)
+image_matches (const RiIndexConfig *index, const RiIndexQuery *query, const RiImage *image)
 {
   if (index->architectures != NULL &&
       !g_strv_contains ((const char * const *) index->architectures, image->architecture))
     return FALSE;
   return has_all_keys (image->annotations, index->required_annotations) &&
-         has_all_keys (image->labels, index->required_labels);
+         has_all_keys (image->labels, index->required_labels) &&
+         ri_index_query_matches_image (query, image);
 }
 
 static gboolean
@@ -212,22 +213,39 @@ write_kept (GString *out, guint level, const RiIndexConfig *index, GArray *kept,
 /* A temporary file untouched this long belongs to a write that was killed. */
 #define STALE_TEMPORARY_S 3600
 
+/* Where the text goes as it is made: a file, a buffer, or nowhere. */
+typedef gboolean (*Sink) (const char *data, gsize length, gpointer user_data, GError **error);
+
 static gboolean
-flush (GString *out, RiAtomicFile *file, gsize threshold, GError **error)
+flush (GString *out, Sink sink, gpointer sink_data, gsize threshold, GError **error)
 {
   if (out->len < threshold)
     return TRUE;
-  if (!ri_atomic_file_write (file, out->str, out->len, error))
+  if (sink != NULL && !sink (out->str, out->len, sink_data, error))
     return FALSE;
   g_string_truncate (out, 0);
   return TRUE;
 }
 
-/* Writes the index into @file as it goes, so that memory stays flat
- * whatever the size of the index. */
 static gboolean
-build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons, RiIndexCounts *counts,
-            RiAtomicFile *file, GError **error)
+file_sink (const char *data, gsize length, gpointer user_data, GError **error)
+{
+  return ri_atomic_file_write (user_data, data, length, error);
+}
+
+static gboolean
+buffer_sink (const char *data, gsize length, gpointer user_data, GError **error)
+{
+  g_byte_array_append (user_data, (const guint8 *) data, length);
+  return TRUE;
+}
+
+/* Writes the index into @sink as it goes, so that memory stays flat
+ * whatever the size of the index. @query (nullable) narrows what the
+ * index selects. */
+static gboolean
+build_into (const RiIndexConfig *index, RiRegistryModel *model, const RiIndexQuery *query, RiIconStore *icons,
+            RiIndexCounts *counts, Sink sink, gpointer sink_data, GError **error)
 {
   g_autoptr(GString) out = g_string_sized_new (2 * FLUSH_SIZE);
   g_autoptr(GArray) images = g_array_new (FALSE, TRUE, sizeof (Kept));
@@ -246,6 +264,8 @@ build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *ico
     {
       RiRepository *repository = g_ptr_array_index (model->repositories, i);
 
+      if (!ri_index_query_matches_repository (query, repository->name))
+        continue;
       g_array_set_size (images, 0);
       g_array_set_size (lists, 0);
       for (guint j = 0; j < repository->tagged->len; j++)
@@ -253,17 +273,17 @@ build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *ico
           RiTagged *tagged = g_ptr_array_index (repository->tagged, j);
           Kept kept = { tagged, NULL };
 
-          if (!tags_match (index, tagged->tags))
+          if (!tags_match (index, tagged->tags) || !ri_index_query_matches_tags (query, tagged->tags))
             continue;
           if (tagged->image != NULL)
             {
-              if (image_matches (index, tagged->image))
+              if (image_matches (index, query, tagged->image))
                 g_array_append_val (images, kept);
               continue;
             }
           kept.children = g_ptr_array_new ();
           for (guint k = 0; k < tagged->list->images->len; k++)
-            if (image_matches (index, g_ptr_array_index (tagged->list->images, k)))
+            if (image_matches (index, query, g_ptr_array_index (tagged->list->images, k)))
               g_ptr_array_add (kept.children, g_ptr_array_index (tagged->list->images, k));
           if (kept.children->len == 0)
             kept_clear (&kept);
@@ -293,7 +313,7 @@ build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *ico
       ri_json_append_string (out, repository->name);
       ri_json_append_indent (out, 2);
       g_string_append_c (out, '}');
-      if (!flush (out, file, FLUSH_SIZE, error))
+      if (!flush (out, sink, sink_data, FLUSH_SIZE, error))
         return FALSE;
     }
 
@@ -302,7 +322,7 @@ build_into (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *ico
   g_string_append (out, "]\n}\n");
   if (counts != NULL)
     *counts = local_counts;
-  return flush (out, file, 0, error);
+  return flush (out, sink, sink_data, 0, error);
 }
 
 /* Writes the index for @index from @model to its output file: readers see
@@ -312,10 +332,14 @@ gboolean
 ri_index_write (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore *icons, RiIndexCounts *counts,
                 gboolean *changed, GError **error)
 {
-  g_autofree char *directory = g_path_get_dirname (index->output);
+  g_autofree char *directory = NULL;
   g_autoptr(RiAtomicFile) file = NULL;
 
   *changed = FALSE;
+  /* An index that is only served still counts, and keeps its icons. */
+  if (index->output == NULL)
+    return build_into (index, model, NULL, icons, counts, NULL, NULL, error);
+  directory = g_path_get_dirname (index->output);
   if (g_mkdir_with_parents (directory, 0755) != 0)
     {
       int saved_errno = errno;
@@ -328,8 +352,21 @@ ri_index_write (const RiIndexConfig *index, RiRegistryModel *model, RiIconStore 
   file = ri_atomic_file_new (index->output, 0644, error);
   if (file == NULL)
     return FALSE;
-  if (!build_into (index, model, icons, counts, file, error))
+  if (!build_into (index, model, NULL, icons, counts, file_sink, file, error))
     return FALSE;
   return ri_atomic_file_commit (file, TRUE, TRUE, changed, error);
+}
+
+/* The index as ri_index_write() would write it, narrowed by @query
+ * (nullable), in memory: what the HTTP listener answers with. */
+GBytes *
+ri_index_render (const RiIndexConfig *index, RiRegistryModel *model, const RiIndexQuery *query,
+                 RiIconStore *icons, RiIndexCounts *counts, GError **error)
+{
+  g_autoptr(GByteArray) buffer = g_byte_array_new ();
+
+  if (!build_into (index, model, query, icons, counts, buffer_sink, buffer, error))
+    return NULL;
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
 }
 

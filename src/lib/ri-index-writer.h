@@ -4,6 +4,7 @@
 
 #include "ri-config.h"
 #include "ri-icon-store.h"
+#include "ri-index-query.h"
 #include "ri-model.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,13 @@ gboolean  ri_index_write        (const RiIndexConfig *index,
                                  RiIconStore         *icons,
                                  RiIndexCounts       *counts,
                                  gboolean            *changed,
+                                 GError             **error);
+
+GBytes   *ri_index_render       (const RiIndexConfig *index,
+                                 RiRegistryModel     *model,
+                                 const RiIndexQuery  *query,
+                                 RiIconStore         *icons,
+                                 RiIndexCounts       *counts,
                                  GError             **error);
 
 G_END_DECLS

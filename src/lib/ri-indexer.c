@@ -18,6 +18,10 @@
  * registry is scanned once, writes every index of a registry from that one
  * scan, and reports. The daemon and the in-process CLI both run this.
  *
+ * It keeps the model each index was last built from, for answering
+ * queries live and for refreshing single repositories (on a registry's
+ * notification) without scanning the rest again.
+ *
  * Signal: `index-done` (RiIndexReport *) after each index was written or
  * failed.
  */
@@ -26,7 +30,15 @@ struct _RiIndexer {
 
   RiContentCache *cache;      /* (owned) (nullable) kept across runs */
   GPtrArray *scanning;        /* (element-type RegistryRun) (unowned) scans going on */
+  GHashTable *models;         /* (owned) index name → StoredModel */
+  guint64 generation;         /* of the newest stored model */
 };
+
+typedef struct {
+  RiRegistryModel *model;     /* (owned) */
+  RiConfig *config;           /* (owned) the configuration the scan selected by */
+  guint64 generation;
+} StoredModel;
 
 G_DEFINE_TYPE (RiIndexer, ri_indexer, G_TYPE_OBJECT)
 
@@ -54,7 +66,16 @@ typedef struct {
   gint64 started_us;          /* monotonic */
   RiScanProgress progress;
   RiIndexer *indexer;         /* (unowned) */
+  GHashTable *refreshed;      /* (owned) (nullable) a refresh: the only repositories scanned */
 } RegistryRun;
+
+static void
+stored_model_free (StoredModel *stored)
+{
+  ri_registry_model_unref (stored->model);
+  ri_config_unref (stored->config);
+  g_free (stored);
+}
 
 static void
 run_free (Run *run)
@@ -73,6 +94,7 @@ registry_run_free (RegistryRun *registry_run)
   g_clear_object (&registry_run->task);
   g_clear_object (&registry_run->client);
   g_ptr_array_unref (registry_run->indexes);
+  g_clear_pointer (&registry_run->refreshed, g_hash_table_unref);
   g_free (registry_run);
 }
 
@@ -81,6 +103,7 @@ ri_indexer_finalize (GObject *object)
 {
   g_clear_object (&RI_INDEXER (object)->cache);
   g_ptr_array_unref (RI_INDEXER (object)->scanning);
+  g_hash_table_unref (RI_INDEXER (object)->models);
   G_OBJECT_CLASS (ri_indexer_parent_class)->finalize (object);
 }
 
@@ -98,6 +121,30 @@ static void
 ri_indexer_init (RiIndexer *self)
 {
   self->scanning = g_ptr_array_new ();
+  self->models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) stored_model_free);
+}
+
+/* The model @index was last built from (transfer none), or NULL before
+ * its first successful scan. *@generation changes whenever it does. */
+RiRegistryModel *
+ri_indexer_get_model (RiIndexer *self, const char *index, guint64 *generation)
+{
+  StoredModel *stored = g_hash_table_lookup (self->models, index);
+
+  if (generation != NULL)
+    *generation = stored ? stored->generation : 0;
+  return stored ? stored->model : NULL;
+}
+
+static void
+store_model (RiIndexer *self, const RiIndexConfig *index, RiConfig *config, RiRegistryModel *model)
+{
+  StoredModel *stored = g_new0 (StoredModel, 1);
+
+  stored->model = ri_registry_model_ref (model);
+  stored->config = ri_config_ref (config);
+  stored->generation = ++self->generation;
+  g_hash_table_replace (self->models, g_strdup (index->name), stored);
 }
 
 void
@@ -202,7 +249,8 @@ index_report_new (const RiIndexConfig *index)
   RiIndexReport *report = g_new0 (RiIndexReport, 1);
 
   report->name = g_strdup (index->name);
-  report->output = g_strdup (index->output);
+  /* Empty for an index that is only served over HTTP. */
+  report->output = g_strdup (index->output ? index->output : "");
   report->registry = g_strdup (index->registry);
   return report;
 }
@@ -217,7 +265,7 @@ write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiInd
       report->success = TRUE;
       g_info ("Index '%s': %u repositories, %u images, %s '%s'", index->name,
               report->counts.repositories, report->counts.images,
-              report->changed ? "wrote" : "unchanged", index->output);
+              report->changed ? "wrote" : "unchanged", index->output ? index->output : "(served only)");
       return;
     }
   g_prefix_error (&error, "Index '%s': ", index->name);
@@ -229,7 +277,7 @@ write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiInd
  * store locks itself). */
 typedef struct {
   Run *run;                   /* (unowned) outlives the task: the run waits for it */
-  RiRegistryModel *model;     /* (owned) */
+  GPtrArray *models;          /* (owned) (element-type RiRegistryModel) one per index */
   GPtrArray *indexes;         /* (owned) (element-type RiIndexConfig) */
   GPtrArray *reports;         /* (owned) (element-type RiIndexReport) filled by the thread */
   gint64 write_us;
@@ -238,7 +286,7 @@ typedef struct {
 static void
 write_job_free (WriteJob *job)
 {
-  ri_registry_model_unref (job->model);
+  g_ptr_array_unref (job->models);
   g_ptr_array_unref (job->indexes);
   g_ptr_array_unref (job->reports);
   g_free (job);
@@ -255,7 +303,7 @@ write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       RiIndexConfig *index = g_ptr_array_index (job->indexes, i);
       RiIndexReport *report = index_report_new (index);
 
-      write_index (job->run, index, job->model, report);
+      write_index (job->run, index, g_ptr_array_index (job->models, i), report);
       g_ptr_array_add (job->reports, report);
     }
   job->write_us = g_get_monotonic_time () - start;
@@ -317,7 +365,22 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_hash_table_add (run->referenced, g_strdup (digest));
 
       job->run = run;
-      job->model = g_steal_pointer (&model);
+      job->models = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_registry_model_unref);
+      for (guint i = 0; i < registry_run->indexes->len; i++)
+        {
+          RiIndexConfig *index = g_ptr_array_index (registry_run->indexes, i);
+          RiRegistryModel *stored = ri_indexer_get_model (run->self, index->name, NULL);
+          g_autoptr(RiRegistryModel) built = NULL;
+
+          /* A refresh replaces the refreshed repositories in what the
+           * index was built from; everything else stays as it was. */
+          if (registry_run->refreshed != NULL)
+            built = ri_registry_model_merge (stored, model, registry_run->refreshed);
+          else
+            built = ri_registry_model_ref (model);
+          store_model (run->self, index, run->config, built);
+          g_ptr_array_add (job->models, g_steal_pointer (&built));
+        }
       job->indexes = g_ptr_array_ref (registry_run->indexes);
       job->reports = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_index_report_free);
       /* Not cancellable: a write that started finishes (it is atomic). */
@@ -344,13 +407,15 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   registry_run_free (registry_run);
 }
 
-void
-ri_indexer_run_async (RiIndexer          *self,
-                      RiConfig           *config,
-                      const char * const *names,
-                      GCancellable       *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer            user_data)
+static void
+start_run (RiIndexer          *self,
+           RiConfig           *config,
+           const char * const *names,
+           const char         *refresh_registry,
+           GHashTable         *refresh,
+           GCancellable       *cancellable,
+           GAsyncReadyCallback callback,
+           gpointer            user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GHashTable) groups = NULL;
@@ -375,7 +440,7 @@ ri_indexer_run_async (RiIndexer          *self,
   run->config = ri_config_ref (config);
   run->report = ri_run_report_new ();
   run->report->started_us = g_get_real_time ();
-  run->all_indexes = names == NULL || names[0] == NULL;
+  run->all_indexes = refresh_registry == NULL && (names == NULL || names[0] == NULL);
   run->all_scanned = TRUE;
   run->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (self->cache != NULL)
@@ -397,7 +462,8 @@ ri_indexer_run_async (RiIndexer          *self,
       RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
       GPtrArray *group;
 
-      if (!run->all_indexes && !g_strv_contains (names, index->name))
+      if (refresh_registry != NULL ? !g_str_equal (index->registry, refresh_registry)
+                                   : !run->all_indexes && !g_strv_contains (names, index->name))
         continue;
       group = g_hash_table_lookup (groups, index->registry);
       if (group == NULL)
@@ -418,18 +484,97 @@ ri_indexer_run_async (RiIndexer          *self,
   for (guint i = 0; i < order->len; i++)
     {
       const char *registry = g_ptr_array_index (order, i);
+      RiRegistryConfig *registry_config = ri_config_get_registry (config, registry);
       RegistryRun *registry_run = g_new0 (RegistryRun, 1);
+      g_autofree char **names_scanned = NULL;
 
       registry_run->task = g_object_ref (task);
-      registry_run->client = ri_registry_client_new (ri_config_get_registry (config, registry));
+      registry_run->client = ri_registry_client_new (registry_config);
       registry_run->indexes = g_ptr_array_ref (g_hash_table_lookup (groups, registry));
       registry_run->started_us = g_get_monotonic_time ();
       registry_run->indexer = self;
+      if (refresh != NULL)
+        {
+          registry_run->refreshed = g_hash_table_ref (refresh);
+          names_scanned = (char **) g_hash_table_get_keys_as_array (refresh, NULL);
+        }
       g_ptr_array_add (self->scanning, registry_run);
       ri_registry_scan_async (registry_run->client, registry_run->indexes,
-                              (const char * const *) ri_config_get_registry (config, registry)->repositories,
-                              self->cache, &registry_run->progress, cancellable, scan_cb, registry_run);
+                              refresh != NULL ? (const char * const *) names_scanned
+                                              : (const char * const *) registry_config->repositories,
+                              refresh != NULL, self->cache, &registry_run->progress, cancellable,
+                              scan_cb, registry_run);
     }
+}
+
+void
+ri_indexer_run_async (RiIndexer          *self,
+                      RiConfig           *config,
+                      const char * const *names,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  start_run (self, config, names, NULL, NULL, cancellable, callback, user_data);
+}
+
+static gboolean
+repository_is_configured (RiRegistryConfig *registry, const char *name)
+{
+  if (registry->repositories == NULL)
+    return TRUE;
+  for (guint i = 0; registry->repositories[i]; i++)
+    if (g_pattern_match_simple (registry->repositories[i], name))
+      return TRUE;
+  return FALSE;
+}
+
+/* Scans only @repositories of @registry again (after the registry said
+ * they changed) and rewrites the indexes on it from what they were built
+ * from with those repositories replaced. An index with nothing to start
+ * from (never built, or built under another configuration) makes it a
+ * full scan of the registry instead. Finish with ri_indexer_run_finish(). */
+void
+ri_indexer_refresh_async (RiIndexer          *self,
+                          RiConfig           *config,
+                          const char         *registry,
+                          const char * const *repositories,
+                          GCancellable       *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer            user_data)
+{
+  RiRegistryConfig *registry_config = ri_config_get_registry (config, registry);
+  g_autoptr(GHashTable) refresh = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  if (registry_config == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, ri_indexer_run_async, RI_ERROR, RI_ERROR_NOT_FOUND,
+                               "No index uses the registry %s", registry);
+      return;
+    }
+  for (guint i = 0; repositories[i]; i++)
+    if (repository_is_configured (registry_config, repositories[i]))
+      g_hash_table_add (refresh, g_strdup (repositories[i]));
+  if (g_hash_table_size (refresh) == 0)
+    {
+      /* Nothing indexed changed: an empty run, which writes nothing. */
+      start_run (self, config, NULL, "", NULL, cancellable, callback, user_data);
+      return;
+    }
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      StoredModel *stored = g_hash_table_lookup (self->models, index->name);
+
+      if (g_str_equal (index->registry, registry) && (stored == NULL || stored->config != config))
+        {
+          g_info ("Index '%s' has no complete scan under this configuration yet: scanning %s whole",
+                  index->name, registry);
+          g_clear_pointer (&refresh, g_hash_table_unref);
+          break;
+        }
+    }
+  start_run (self, config, NULL, registry, refresh, cancellable, callback, user_data);
 }
 
 RiRunReport *

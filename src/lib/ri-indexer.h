@@ -4,6 +4,7 @@
 
 #include "ri-config.h"
 #include "ri-content-cache.h"
+#include "ri-model.h"
 #include "ri-run-report.h"
 
 G_BEGIN_DECLS
@@ -18,6 +19,13 @@ void         ri_indexer_run_async  (RiIndexer           *self,
                                     GCancellable        *cancellable,
                                     GAsyncReadyCallback  callback,
                                     gpointer             user_data);
+void         ri_indexer_refresh_async (RiIndexer          *self,
+                                       RiConfig           *config,
+                                       const char         *registry,
+                                       const char * const *repositories,
+                                       GCancellable       *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer            user_data);
 RiRunReport *ri_indexer_run_finish (RiIndexer           *self,
                                     GAsyncResult        *result,
                                     GError             **error);
@@ -30,6 +38,9 @@ typedef struct {
 
 void         ri_indexer_get_progress (RiIndexer         *self,
                                       RiIndexerProgress *progress);
+RiRegistryModel *ri_indexer_get_model (RiIndexer       *self,
+                                       const char      *index,
+                                       guint64         *generation);
 gboolean     ri_indexer_check_names (RiConfig           *config,
                                      const char * const *names,
                                      GError            **error);

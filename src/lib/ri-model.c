@@ -96,14 +96,24 @@ ri_repository_new (const char *name)
 {
   RiRepository *repository = g_new0 (RiRepository, 1);
 
+  g_atomic_ref_count_init (&repository->ref_count);
   repository->name = g_strdup (name);
   repository->tagged = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_tagged_free);
   return repository;
 }
 
-void
-ri_repository_free (RiRepository *repository)
+RiRepository *
+ri_repository_ref (RiRepository *repository)
 {
+  g_atomic_ref_count_inc (&repository->ref_count);
+  return repository;
+}
+
+void
+ri_repository_unref (RiRepository *repository)
+{
+  if (!g_atomic_ref_count_dec (&repository->ref_count))
+    return;
   g_free (repository->name);
   g_ptr_array_unref (repository->tagged);
   g_free (repository);
@@ -142,7 +152,7 @@ ri_registry_model_new (const char *registry)
 
   g_atomic_ref_count_init (&model->ref_count);
   model->registry = g_strdup (registry);
-  model->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_repository_free);
+  model->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_repository_unref);
   model->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return model;
 }
@@ -177,4 +187,37 @@ ri_registry_model_sort (RiRegistryModel *model)
   g_ptr_array_sort (model->repositories, compare_repositories);
   for (guint i = 0; i < model->repositories->len; i++)
     ri_repository_sort (g_ptr_array_index (model->repositories, i));
+}
+
+/* @base with the repositories named in @refreshed (a set) taken from
+ * @update instead: those @update lacks are gone from the registry. The
+ * repositories are shared, not copied; both inputs stay as they are. */
+RiRegistryModel *
+ri_registry_model_merge (RiRegistryModel *base, RiRegistryModel *update, GHashTable *refreshed)
+{
+  RiRegistryModel *model = ri_registry_model_new (base->registry);
+  GHashTableIter iter;
+  gpointer digest;
+
+  for (guint i = 0; i < base->repositories->len; i++)
+    {
+      RiRepository *repository = g_ptr_array_index (base->repositories, i);
+      if (!g_hash_table_contains (refreshed, repository->name))
+        g_ptr_array_add (model->repositories, ri_repository_ref (repository));
+    }
+  for (guint i = 0; i < update->repositories->len; i++)
+    {
+      RiRepository *repository = g_ptr_array_index (update->repositories, i);
+      if (g_hash_table_contains (refreshed, repository->name))
+        g_ptr_array_add (model->repositories, ri_repository_ref (repository));
+    }
+  g_ptr_array_sort (model->repositories, compare_repositories);
+
+  g_hash_table_iter_init (&iter, base->referenced);
+  while (g_hash_table_iter_next (&iter, &digest, NULL))
+    g_hash_table_add (model->referenced, g_strdup (digest));
+  g_hash_table_iter_init (&iter, update->referenced);
+  while (g_hash_table_iter_next (&iter, &digest, NULL))
+    g_hash_table_add (model->referenced, g_strdup (digest));
+  return model;
 }

@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   char *name;             /* (owned) */
   GPtrArray *tagged;      /* (owned) (element-type RiTagged) sorted by tags, digest */
+  gatomicrefcount ref_count;
 } RiRepository;
 
 typedef struct {
@@ -53,17 +54,21 @@ RiTagged        *ri_tagged_new            (GStrv tags, RiImage *image, RiImageLi
 void             ri_tagged_free           (RiTagged *tagged);
 const char      *ri_tagged_get_digest     (const RiTagged *tagged);
 RiRepository    *ri_repository_new        (const char *name);
-void             ri_repository_free       (RiRepository *repository);
+RiRepository    *ri_repository_ref        (RiRepository *repository);
+void             ri_repository_unref      (RiRepository *repository);
 void             ri_repository_sort       (RiRepository *repository);
 RiRegistryModel *ri_registry_model_new    (const char *registry);
 RiRegistryModel *ri_registry_model_ref    (RiRegistryModel *model);
 void             ri_registry_model_unref  (RiRegistryModel *model);
 void             ri_registry_model_sort   (RiRegistryModel *model);
+RiRegistryModel *ri_registry_model_merge  (RiRegistryModel *base,
+                                           RiRegistryModel *update,
+                                           GHashTable      *refreshed);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiImage, ri_image_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiImageList, ri_image_list_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiTagged, ri_tagged_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiRepository, ri_repository_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiRepository, ri_repository_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiRegistryModel, ri_registry_model_unref)
 
 G_END_DECLS

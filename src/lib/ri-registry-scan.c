@@ -46,6 +46,7 @@ typedef struct {
   RiContentCache *cache;      /* (owned) (nullable) */
   GPtrArray *patterns;        /* (owned) (nullable) (element-type GPatternSpec) */
   RiScanProgress *progress;   /* (unowned) (nullable) outlives the scan */
+  GHashTable *partial;        /* (owned) (nullable) the only repositories scanned, of many */
 } Scan;
 
 typedef struct {
@@ -86,6 +87,7 @@ scan_free (Scan *scan)
   g_strfreev (scan->configured);
   g_clear_object (&scan->cache);
   g_clear_pointer (&scan->patterns, g_ptr_array_unref);
+  g_clear_pointer (&scan->partial, g_hash_table_unref);
   g_free (scan);
 }
 
@@ -726,7 +728,8 @@ assemble (Scan *scan)
             g_hash_table_insert (tags, g_strconcat (scanned->name, "\n", key, NULL), value);
       }
     if (scan->cache != NULL)
-      ri_content_cache_set_tags (scan->cache, ri_registry_client_get_base_url (scan->client), tags);
+      ri_content_cache_set_tags (scan->cache, ri_registry_client_get_base_url (scan->client), tags,
+                                 scan->partial);
 
     g_hash_table_iter_init (&iter, scan->manifests);
     while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -748,6 +751,7 @@ void
 ri_registry_scan_async (RiRegistryClient   *client,
                         GPtrArray          *indexes,
                         const char * const *repositories,
+                        gboolean            partial,
                         RiContentCache     *cache,
                         RiScanProgress     *progress,
                         GCancellable       *cancellable,
@@ -783,6 +787,13 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->progress = progress;
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);
 
+  if (partial)
+    {
+      g_return_if_fail (repositories != NULL);
+      scan->partial = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      for (guint i = 0; repositories[i]; i++)
+        g_hash_table_add (scan->partial, g_strdup (repositories[i]));
+    }
   if (repositories != NULL)
     {
       gboolean any_glob = FALSE;

@@ -18,10 +18,13 @@ typedef struct {
  * (element-type RiIndexConfig, all on this registry) may select from.
  * @repositories (nullable): names or globs from the registry's settings:
  * literal names alone are used without asking for the catalog; globs
- * filter the catalog. */
+ * filter the catalog. @partial: @repositories are literal names of some of
+ * the registry's repositories, refreshed on their own; what is remembered
+ * of the others is kept. */
 void             ri_registry_scan_async  (RiRegistryClient    *client,
                                           GPtrArray           *indexes,
                                           const char * const  *repositories,
+                                          gboolean             partial,
                                           RiContentCache      *cache,
                                           RiScanProgress      *progress,
                                           GCancellable        *cancellable,
