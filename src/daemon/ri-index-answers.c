@@ -30,6 +30,7 @@ typedef struct {
 
 typedef struct {
   guint64 generation;         /* of the model it was built from */
+  RiConfig *config;           /* (owned) whose filters it applied */
   GBytes *body;               /* (owned) (nullable) until built */
   GBytes *gzipped;            /* (owned) (nullable) until built */
   char *etag;                 /* (owned) (nullable) "…" */
@@ -60,6 +61,7 @@ waiting_free (Waiting *waiting)
 static void
 answer_clear (Answer *answer)
 {
+  g_clear_pointer (&answer->config, ri_config_unref);
   g_clear_pointer (&answer->body, g_bytes_unref);
   g_clear_pointer (&answer->gzipped, g_bytes_unref);
   g_free (answer->etag);
@@ -301,7 +303,7 @@ ri_index_answers_handle (RiIndexAnswers    *self,
 
   key = g_strconcat (index->name, "\n", ri_index_query_get_canonical (query), NULL);
   answer = g_hash_table_lookup (self->answers, key);
-  if (answer != NULL && answer->generation == generation)
+  if (answer != NULL && answer->generation == generation && answer->config == config)
     {
       if (answer->waiting != NULL)
         wait_for (answer, msg, dynamic);
@@ -314,6 +316,7 @@ ri_index_answers_handle (RiIndexAnswers    *self,
     g_hash_table_foreach_remove (self->answers, is_built, NULL);
   answer = g_rc_box_new0 (Answer);
   answer->generation = generation;
+  answer->config = ri_config_ref (config);
   answer->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) waiting_free);
   g_hash_table_replace (self->answers, g_strdup (key), answer);
   wait_for (answer, msg, dynamic);

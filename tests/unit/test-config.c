@@ -170,6 +170,62 @@ test_patterns (void)
   g_assert_false (ri_index_config_matches_tag (index, "Exact"));
 }
 
+static void
+test_http (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) defaults = load ("indexes:\n  a:\n    output: a.json\n    registry: http://r\n", &error);
+  g_autoptr(RiConfig) config = NULL;
+  const RiHttpServe *served;
+
+  g_assert_no_error (error);
+  g_assert_null (defaults->daemon.http.listen[0]);
+  g_assert_cmpuint (defaults->daemon.http.serve->len, ==, 0);
+  g_assert_false (defaults->daemon.http.events);
+  g_assert_cmpuint (defaults->daemon.http.max_age_s, ==, 300);
+  g_assert_null (ri_config_get_served (defaults, "a"));
+
+  config = load ("indexes:\n  a:\n    registry: http://r\n  b:\n    output: b.json\n    registry: http://r\n"
+                 "daemon:\n  http:\n    listen: ['127.0.0.1:8088', '[::1]:8088']\n"
+                 "    serve: {/: a, /testing: b}\n    max_age: 0\n    events: true\n"
+                 "    max_event_size: 4096\n", &error);
+  g_assert_no_error (error);
+  g_assert_null (ri_config_get_index (config, "a")->output);
+  served = ri_config_get_served (config, "b");
+  g_assert_cmpstr (served->prefix, ==, "/testing/");
+  g_assert_cmpstr (ri_config_get_served (config, "a")->prefix, ==, "/");
+  g_assert_cmpuint (config->daemon.http.max_age_s, ==, 0);
+  g_assert_cmpuint (config->daemon.http.max_event_size, ==, 4096);
+  g_assert_true (config->daemon.http.events);
+  g_assert_null (config->daemon.http.events_token);
+}
+
+static void
+test_http_errors (void)
+{
+  const char *index = "indexes:\n  a:\n    output: a.json\n    registry: http://r\n";
+  const struct { const char *http; const char *expected; } cases[] = {
+    { "    listen: ['[127.0.0.1]:80']\n", "does not start with an IP address" },
+    { "    listen: ['::1:80']\n", "does not start with an IP address" },
+    { "    listen: ['127.0.0.1']\n", "is not an address and port" },
+    { "    listen: ['127.0.0.1:65536']\n", "does not end in a port" },
+    { "    listen: ['127.0.0.1:80']\n    serve: {index: a}\n", "keys of 'serve' must be URL paths" },
+    { "    listen: ['127.0.0.1:80']\n    serve: {/a/../b/: a}\n", "keys of 'serve' must be URL paths" },
+    { "    listen: ['127.0.0.1:80']\n    serve: {/a: a, /a/: a}\n", "'/a/' is served twice" },
+    { "    listen: ['127.0.0.1:80']\n    serve: {/: [a]}\n", "maps a URL path to the name of an index" },
+    { "    listen: ['127.0.0.1:80']\n    events: true\n    events_token_file: /nonexistent\n",
+      "not a readable file" },
+    { "    listen: ['127.0.0.1:80']\n    max_event_size: 10\n", "'max_event_size' must be a whole number" },
+    { "    events: true\n", "has no 'listen' addresses" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *yaml = g_strconcat (index, "daemon:\n  http:\n", cases[i].http, NULL);
+      assert_error (yaml, cases[i].expected);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -180,5 +236,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/anchors", test_anchors);
   g_test_add_func ("/config/patterns", test_patterns);
   g_test_add_func ("/config/coalesce-delay-zero", test_coalesce_delay_zero);
+  g_test_add_func ("/config/http", test_http);
+  g_test_add_func ("/config/http-errors", test_http_errors);
   return g_test_run ();
 }
