@@ -11,6 +11,9 @@ client pushes.
   ri_testdata.py push URL SPEC.json      push what SPEC describes, print the digests
   ri_testdata.py sample URL              push the sample Flatpak-style apps
   ri_testdata.py bulk URL N M            push N repositories x M tags
+  ri_testdata.py push-oci URL DIR REPO TAG
+                                         push the image of an OCI layout (flatpak
+                                         build-bundle --oci) byte for byte
 
 A SPEC is {"images": [ENTRY, ...]}; an ENTRY is
   {"repository": "a/b", "tags": ["latest"], "format": "oci"|"docker",
@@ -493,6 +496,28 @@ class Registry:
         self.process = None
 
 
+def push_oci_layout(url, layout, repository, tag, **client_options):
+    """Pushes the image of an OCI image layout directory (what `flatpak
+    build-bundle --oci` writes) as REPOSITORY:TAG, byte for byte; returns
+    the manifest digest."""
+    def blob(descriptor):
+        algorithm, hexdigest = descriptor["digest"].split(":", 1)
+        with open(os.path.join(layout, "blobs", algorithm, hexdigest), "rb") as f:
+            return f.read()
+
+    with open(os.path.join(layout, "index.json")) as f:
+        (descriptor,) = json.load(f)["manifests"]
+    manifest_bytes = blob(descriptor)
+    manifest = json.loads(manifest_bytes)
+    client = Client(url, **client_options)
+    try:
+        for layer in [manifest["config"]] + manifest["layers"]:
+            client.put_blob(repository, blob(layer))
+        return client.put_manifest(repository, tag, descriptor["mediaType"], manifest_bytes)
+    finally:
+        client.close()
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -517,6 +542,9 @@ def main(argv):
     if command == "sample" and len(argv) == 3:
         json.dump(push(argv[2], sample_spec()), sys.stdout, indent=2)
         print()
+        return 0
+    if command == "push-oci" and len(argv) == 6:
+        print(push_oci_layout(argv[2], argv[3], argv[4], argv[5]))
         return 0
     if command == "bulk" and len(argv) == 5:
         spec = push(argv[2], bulk_spec(int(argv[3]), int(argv[4])), workers=16)

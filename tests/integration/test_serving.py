@@ -10,7 +10,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -168,6 +170,93 @@ class FlatpakTest(NginxTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(sorted(result.stdout.split()),
                          ["app/org.example.App/x86_64/stable", "app/org.example.Multi/x86_64/stable"])
+
+
+class DaemonFlatpakTest(ritest.DaemonTestCase):
+    """Debian's Flatpak client pointed straight at the daemon's listener:
+    it lists, and installs a runtime that `flatpak build-bundle --oci`
+    made and the test-data tool pushed byte for byte."""
+
+    def setUp(self):
+        if not os.path.exists("/usr/bin/flatpak"):
+            ritest.skip_or_fail("flatpak is not installed")
+        super().setUp()
+        # Installing from an OCI remote asks its authenticator, activated
+        # on the session bus: a bus of the test's own, and the
+        # authenticator stopped with it.
+        self.flatpak_bus = ritest.Bus(self.path("flatpak-bus"))
+        self.addCleanup(self.flatpak_bus.stop)
+        self.addCleanup(self.stop_authenticator)
+
+    def stop_authenticator(self):
+        Gio, GLib = ritest._gi()
+        connection = Gio.DBusConnection.new_for_address_sync(
+            self.flatpak_bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        try:
+            (pid,) = connection.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                          "GetConnectionUnixProcessID",
+                                          GLib.Variant("(s)", ("org.flatpak.Authenticator.Oci",)), None,
+                                          Gio.DBusCallFlags.NONE, 5000, None).unpack()
+            os.kill(pid, signal.SIGTERM)
+        except GLib.Error:
+            pass  # never started
+        finally:
+            connection.close_sync(None)
+
+    def flatpak(self, *args):
+        env = dict(os.environ, HOME=self.path("home"), XDG_DATA_HOME=self.path("home", "data"),
+                   XDG_CONFIG_HOME=self.path("home", "config"), XDG_CACHE_HOME=self.path("home", "cache"),
+                   LC_ALL="C.UTF-8", FLATPAK_SYSTEM_DIR=self.path("home", "system"))
+        env["DBUS_SESSION_BUS_ADDRESS"] = self.flatpak_bus.address
+        # The authenticator flatpak starts inherits its output, so that
+        # goes to files, not pipes that would stay open after flatpak exits.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            result = subprocess.run(["/usr/bin/flatpak"] + list(args),
+                                    stdout=out, stderr=err, stdin=subprocess.DEVNULL, timeout=300, env=env)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(result.args, result.returncode, out.read(), err.read())
+
+    def build_runtime(self):
+        tree = self.path("runtime")
+        os.makedirs(os.path.join(tree, "usr"))
+        os.makedirs(os.path.join(tree, "files"))  # what build-init would have made
+        with open(os.path.join(tree, "metadata"), "w") as f:
+            f.write("[Runtime]\nname=org.example.Platform\nruntime=org.example.Platform/x86_64/stable\n"
+                    "sdk=org.example.Platform/x86_64/stable\n")
+        with open(os.path.join(tree, "usr", "hello.txt"), "w") as f:
+            f.write("served live by regindexer\n")
+        for args in (("build-export", "--runtime", self.path("repo"), tree, "stable"),
+                     ("build-bundle", "--runtime", "--oci", self.path("repo"), self.path("oci"),
+                      "org.example.Platform", "stable")):
+            result = self.flatpak(*args)
+            self.assertEqual(result.returncode, 0, result.stderr)
+        return ri_testdata.push_oci_layout(self.registry.url, self.path("oci"), "org.example.platform", "latest")
+
+    def test_list_and_install_from_the_daemon(self):
+        self.build_runtime()
+        self.push([{"repository": "org.example.app", "tags": ["latest"], "architecture": "amd64",
+                    "labels": ri_testdata.flatpak_labels("org.example.App", "amd64")},
+                   {"repository": "tools/base", "tags": ["latest"], "architecture": "amd64", "labels": {}}])
+        port = ri_testdata.free_port()
+        self.start_daemon("indexes:\n  live:\n    registry: %s\n    required_labels: [org.flatpak.ref]\n"
+                          "daemon:\n  http:\n    listen: ['127.0.0.1:%d']\n    serve: {/: live}\n"
+                          % (self.registry.url, port))
+        result = self.flatpak("remote-add", "--user", "--no-gpg-verify", "live", "oci+http://127.0.0.1:%d/" % port)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = self.flatpak("remote-ls", "--user", "--columns=ref", "live")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(result.stdout.split()),
+                         ["app/org.example.App/x86_64/stable", "runtime/org.example.Platform/x86_64/stable"])
+        result = self.flatpak("install", "--user", "-y", "--noninteractive", "live",
+                              "runtime/org.example.Platform/x86_64/stable")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        installed = self.path("home", "data", "flatpak", "runtime", "org.example.Platform", "x86_64", "stable",
+                              "active", "files", "hello.txt")
+        with open(installed) as f:
+            self.assertEqual(f.read(), "served live by regindexer\n")
+        self.assertGreaterEqual(self.client.status()["http"]["queries"], 1)
 
 
 if __name__ == "__main__":
