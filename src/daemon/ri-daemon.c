@@ -173,7 +173,7 @@ config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_d
     g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
   g_clear_error (&error);
   if (!ri_http_server_listen (self->http, config, &error))
-    g_warning ("Not answering HTTP: %s", error->message);
+    g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s", error->message);
 }
 
 static gboolean

@@ -245,26 +245,43 @@ start_listening (RiHttpServer *self, GStrv listen, GError **error)
   return g_steal_pointer (&server);
 }
 
-/* Listens where @config says, keeping the current listener when the
- * addresses did not change or the new ones cannot be had. */
+/* Listens where @config says. The addresses may overlap the current
+ * ones, so those are given up first; when the new ones cannot be had,
+ * the old ones are taken back. */
 gboolean
 ri_http_server_listen (RiHttpServer *self, RiConfig *config, GError **error)
 {
   GStrv listen = config->daemon.http.listen;
+  g_auto(GStrv) previous = NULL;
   SoupServer *server;
 
   if (self->listening != NULL && g_strv_equal ((const char * const *) self->listening, (const char * const *) listen))
     return TRUE;
+  if (self->listening == NULL && listen[0] == NULL)
+    return TRUE;
   if (self->server != NULL)
     {
-      /* The same port may be asked for again: let it go first. */
       soup_server_disconnect (self->server);
       g_clear_object (&self->server);
-      g_clear_pointer (&self->listening, g_strfreev);
+      previous = g_steal_pointer (&self->listening);
     }
   if (listen[0] == NULL)
-    return TRUE;
+    {
+      g_message ("No longer answering HTTP");
+      return TRUE;
+    }
   server = start_listening (self, listen, error);
+  if (server == NULL && previous != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      self->server = start_listening (self, previous, &local_error);
+      if (self->server != NULL)
+        self->listening = g_steal_pointer (&previous);
+      else
+        g_warning ("Cannot listen on the previous addresses again either: %s", local_error->message);
+      return FALSE;
+    }
   if (server == NULL)
     return FALSE;
   self->server = server;

@@ -17,9 +17,10 @@
  * shared by every request for it until the model changes.
  */
 
-/* Bounds the memory the answers kept take: past it, they are all
+/* Bound the memory the answers kept take: past either, they are all
  * forgotten (but those being built) and built again as asked for. */
 #define MAX_ANSWERS 256
+#define MAX_KEPT_BYTES (64 * 1024 * 1024)
 
 typedef struct {
   SoupServerMessage *msg;     /* (owned) paused until the answer is built */
@@ -45,6 +46,7 @@ struct _RiIndexAnswers {
   GHashTable *answers;        /* (owned) "index\nquery" → Answer (rc box) */
   RiConfig *icons_config;     /* (owned) (nullable) what icons was made for */
   RiIconStore *icons;         /* (owned) (nullable) */
+  gsize kept_bytes;           /* of the answers built and kept */
   RiAnswerCounters counters;
 };
 
@@ -214,7 +216,11 @@ built_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_hash_table_remove (self->answers, build->key);
     }
   else
-    self->counters.rendered++;
+    {
+      self->counters.rendered++;
+      if (g_hash_table_lookup (self->answers, build->key) == build->answer)
+        self->kept_bytes += g_bytes_get_size (build->answer->body) + g_bytes_get_size (build->answer->gzipped);
+    }
 
   for (guint i = 0; i < waiting->len; i++)
     {
@@ -255,6 +261,14 @@ static gboolean
 is_built (gpointer key, gpointer value, gpointer user_data)
 {
   return ((Answer *) value)->waiting == NULL;
+}
+
+/* Forgets @answer (replaced or dropped) from the bytes kept. */
+static void
+forget (RiIndexAnswers *self, const Answer *answer)
+{
+  if (answer->waiting == NULL)
+    self->kept_bytes -= g_bytes_get_size (answer->body) + g_bytes_get_size (answer->gzipped);
 }
 
 static void
@@ -312,8 +326,13 @@ ri_index_answers_handle (RiIndexAnswers    *self,
       return;
     }
 
-  if (g_hash_table_size (self->answers) >= MAX_ANSWERS)
-    g_hash_table_foreach_remove (self->answers, is_built, NULL);
+  if (answer != NULL)
+    forget (self, answer);
+  if (g_hash_table_size (self->answers) >= MAX_ANSWERS || self->kept_bytes > MAX_KEPT_BYTES)
+    {
+      g_hash_table_foreach_remove (self->answers, is_built, NULL);
+      self->kept_bytes = 0;
+    }
   answer = g_rc_box_new0 (Answer);
   answer->generation = generation;
   answer->config = ri_config_ref (config);

@@ -259,6 +259,36 @@ class ServedOnlyTest(HttpTestCase):
         self.assertEqual((entry["output"], entry["repositories"]), ("", 1))
 
 
+class ReloadTest(HttpTestCase):
+    def test_reload_moves_the_listener_and_what_is_served(self):
+        self.push([{"repository": "org.example.reload", "tags": ["latest"], "architecture": "amd64"}])
+        indexes = "  a:\n    registry: %s\n    output: %s\n" % (self.registry.url, self.path("a.json"))
+        self.start_http_daemon(indexes, "      /: a\n")
+        old_port = self.port
+        self.assertEqual(self.http.get("/index/static")[0], 200)
+
+        new_port = ri_testdata.free_port()
+        with open(self.config_path, "w") as f:
+            f.write("indexes:\n" + indexes + "daemon:\n  http:\n    listen: ['127.0.0.1:%d']\n"
+                    "    serve: {/moved/: a}\n" % new_port)
+        self.client.call("Reload")
+        moved = HttpClient(new_port)
+        self.assertEqual(moved.get("/moved/index/static")[0], 200)
+        self.assertEqual(moved.get("/index/static")[0], 404)
+        with self.assertRaises(ConnectionRefusedError):
+            self.http.get("/index/static")
+        self.assertEqual(self.client.status()["http"]["listen"], ["127.0.0.1:%d" % new_port])
+
+        # An address that cannot be had keeps the listener where it was.
+        with open(self.config_path, "w") as f:
+            f.write("indexes:\n" + indexes + "daemon:\n  http:\n    listen: ['192.0.2.1:%d']\n"
+                    "    serve: {/moved/: a}\n" % old_port)
+        self.client.call("Reload")
+        self.assertEqual(moved.get("/moved/index/static")[0], 200)
+        self.assertEqual(self.client.status()["http"]["listen"], ["127.0.0.1:%d" % new_port])
+        self.assertIn("Cannot listen as configured", self.daemon.output())
+
+
 class ConfigErrorTest(ritest.TempDirTestCase):
     def check(self, text, expected):
         path = self.write_config(text)
