@@ -293,6 +293,33 @@ format_time (gint64 usec)
 }
 
 static void
+print_http_status (GVariant *status)
+{
+  g_autoptr(GVariant) http = g_variant_lookup_value (status, "http", G_VARIANT_TYPE_VARDICT);
+  g_autofree const char **listen = NULL;
+  guint64 queries = 0, posts = 0, rejected = 0, refreshes = 0;
+  g_autofree char *addresses = NULL;
+  g_autofree char *queries_text = NULL;
+  g_autofree char *posts_text = NULL;
+  g_autofree char *rejected_text = NULL;
+  g_autofree char *refreshes_text = NULL;
+
+  if (http == NULL || !g_variant_lookup (http, "listen", "^a&s", &listen) || listen[0] == NULL)
+    return;
+  g_variant_lookup (http, "queries", "t", &queries);
+  g_variant_lookup (http, "event-posts", "t", &posts);
+  g_variant_lookup (http, "event-posts-rejected", "t", &rejected);
+  g_variant_lookup (http, "refreshes", "t", &refreshes);
+  addresses = g_strjoinv (", ", (char **) listen);
+  queries_text = number (queries);
+  posts_text = number (posts);
+  rejected_text = number (rejected);
+  refreshes_text = number (refreshes);
+  g_print (_("HTTP:          %s; %s queries answered; %s notifications taken, %s refused; %s refreshes\n"),
+           addresses, queries_text, posts_text, rejected_text, refreshes_text);
+}
+
+static void
 print_status (GVariant *status)
 {
   const char *state = "?", *last_error = "", *config_path = "";
@@ -336,6 +363,7 @@ print_status (GVariant *status)
     }
   if (*last_error)
     g_print (_("Last error:    %s\n"), last_error);
+  print_http_status (status);
 
   indexes = g_variant_lookup_value (status, "indexes", G_VARIANT_TYPE ("a{sa{sv}}"));
   if (indexes == NULL)

@@ -257,6 +257,9 @@ class ServedOnlyTest(HttpTestCase):
         self.assertEqual(self.http.get("/index/static")[0], 404)
         entry = self.client.status()["indexes"]["live"]
         self.assertEqual((entry["output"], entry["repositories"]), ("", 1))
+        result = ritest.run_cli("--session", "status", env={"DBUS_SESSION_BUS_ADDRESS": self.bus.address}, check=0)
+        self.assertIn("HTTP:          127.0.0.1:%d; 1 queries answered; 0 notifications taken, 0 refused; "
+                      "0 refreshes" % self.port, result.stdout)
 
 
 class ReloadTest(HttpTestCase):
