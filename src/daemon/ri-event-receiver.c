@@ -135,7 +135,6 @@ ri_event_receiver_got_headers (RiEventReceiver *self, SoupServerMessage *msg, Ri
       reject (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "The notification is larger than max_event_size");
       return;
     }
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (), (GDestroyNotify) g_byte_array_unref);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (got_chunk_cb), self, 0);
 }

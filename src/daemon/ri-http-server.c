@@ -201,12 +201,27 @@ handler_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
   ri_http_respond_text (msg, SOUP_STATUS_NOT_FOUND, "Nothing is served at %s", path);
 }
 
+/* libsoup before 3.3 never notices that a client closed a kept-alive
+ * connection, and keeps its socket for ever (libsoup commit d20c6601):
+ * a daemon taking a registry's notifications runs out of descriptors
+ * within hours. There, every answer closes its connection. */
+static gboolean
+server_leaks_idle_connections (void)
+{
+  return soup_get_major_version () == 3 && soup_get_minor_version () < 3;
+}
+
+/* Before any body is read: no request body is kept in memory (libsoup
+ * would keep any size), except a notification's, which the receiver
+ * takes as it arrives, up to its limit. */
 static void
-events_early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
-                 gpointer user_data)
+early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
 {
   RiHttpServer *self = user_data;
 
+  if (server_leaks_idle_connections ())
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   if (g_str_equal (path, "/events"))
     ri_event_receiver_got_headers (self->events, msg, ri_scheduler_get_config (self->scheduler));
 }
@@ -217,9 +232,10 @@ start_listening (RiHttpServer *self, GStrv listen, GError **error)
   g_autofree char *header = g_strdup_printf ("regindexer/%s", PACKAGE_VERSION);
   g_autoptr(SoupServer) server = soup_server_new ("server-header", header, NULL);
 
+  /* Early and normal handlers pair up by path: each path needs both. */
+  soup_server_add_early_handler (server, NULL, early_cb, self, NULL);
   soup_server_add_handler (server, NULL, handler_cb, self, NULL);
-  /* Early and normal handlers pair up by path: /events needs both. */
-  soup_server_add_early_handler (server, "/events", events_early_cb, self, NULL);
+  soup_server_add_early_handler (server, "/events", early_cb, self, NULL);
   soup_server_add_handler (server, "/events", handler_cb, self, NULL);
   for (guint i = 0; listen[i]; i++)
     {

@@ -21,6 +21,9 @@
  * forgotten (but those being built) and built again as asked for. */
 #define MAX_ANSWERS 256
 #define MAX_KEPT_BYTES (64 * 1024 * 1024)
+/* Answers built at once; more different queries at the same time get a
+ * 503, so that a flood of them cannot take every thread and all memory. */
+#define MAX_BUILDING 8
 
 typedef struct {
   SoupServerMessage *msg;     /* (owned) paused until the answer is built */
@@ -47,6 +50,7 @@ struct _RiIndexAnswers {
   RiConfig *icons_config;     /* (owned) (nullable) what icons was made for */
   RiIconStore *icons;         /* (owned) (nullable) */
   gsize kept_bytes;           /* of the answers built and kept */
+  guint building;             /* answers being built */
   RiAnswerCounters counters;
 };
 
@@ -209,6 +213,7 @@ built_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GPtrArray) waiting = g_steal_pointer (&build->answer->waiting);
   g_autoptr(GError) error = NULL;
 
+  self->building--;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_warning ("Cannot answer a query of index '%s': %s", build->index->name, error->message);
@@ -311,7 +316,8 @@ ri_index_answers_handle (RiIndexAnswers    *self,
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "10");
       ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                            "Index '%s' has not been built yet: its first scan has not finished", index->name);
+                            "Index '%s' has not been built yet: no scan of its registry has succeeded so far",
+                            index->name);
       return;
     }
 
@@ -326,6 +332,12 @@ ri_index_answers_handle (RiIndexAnswers    *self,
       return;
     }
 
+  if (self->building >= MAX_BUILDING)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "1");
+      ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Too many different queries at once; try again");
+      return;
+    }
   if (answer != NULL)
     forget (self, answer);
   if (g_hash_table_size (self->answers) >= MAX_ANSWERS || self->kept_bytes > MAX_KEPT_BYTES)
@@ -348,6 +360,7 @@ ri_index_answers_handle (RiIndexAnswers    *self,
   build->icons = index->extract_icons ? icons_for (self, config) : NULL;
   build->answer = g_rc_box_acquire (answer);
   build->key = g_strdup (key);
+  self->building++;
   task = g_task_new (self, NULL, built_cb, NULL);
   g_task_set_task_data (task, build, (GDestroyNotify) build_free);
   g_task_run_in_thread (task, build_thread);

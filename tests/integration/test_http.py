@@ -9,6 +9,9 @@ every query parameter form, OR within a key and AND across keys, ETag and
 import gzip
 import http.client
 import json
+import os
+import re
+import threading
 import urllib.parse
 
 import ritest
@@ -229,6 +232,53 @@ class QueryTest(HttpTestCase):
         counters = self.client.status()["http"]
         self.assertGreaterEqual(counters["bad-queries"], 7)
 
+    def test_a_flood_of_different_queries(self):
+        # Many different queries at once: each is answered, or refused
+        # for now with 503 and Retry-After; none is lost, nothing breaks.
+        results = []
+
+        def ask(i):
+            status, headers, body = self.http.get("/index/dynamic?tag=latest&tag=t%d" % i)
+            results.append((status, headers.get("retry-after"), body))
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertEqual(len(results), 64)
+        for status, retry_after, body in results:
+            if status == 503:
+                self.assertEqual(retry_after, "1")
+            else:
+                self.assertEqual(status, 200)
+                self.assertEqual(names(json.loads(body)),
+                                 ["org.example.alpha", "org.example.beta", "tools/base"])
+        self.assertEqual(self.http.get("/index/static?" + FLATPAK_QUERY)[0], 200)
+
+    def test_request_bodies_are_not_kept(self):
+        def peak_kib():
+            with open("/proc/%d/status" % self.daemon.process.pid) as f:
+                return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        before = peak_kib()
+        chunk = b"x" * (1024 * 1024)
+        for path in ("/index/static", "/nothing", "/events"):
+            status, _, _ = self.http.request("POST", path, {"Content-Length": str(64 * len(chunk))},
+                                             iter([chunk] * 64))
+            self.assertIn(status, (404, 405), path)
+        self.assertLess(peak_kib() - before, 32 * 1024)
+
+    def test_connections_are_not_kept_after_clients_close_them(self):
+        # libsoup 3.2 kept every kept-alive connection a client closed,
+        # until the daemon ran out of descriptors.
+        def descriptors():
+            return len(os.listdir("/proc/%d/fd" % self.daemon.process.pid))
+        self.http.get("/index/static")
+        before = descriptors()
+        for i in range(100):
+            self.assertIn(self.http.get(("/index/static", "/nothing", "/index/dynamic?tag=1.0")[i % 3])[0], (200, 404))
+            self.http.request("POST", "/events", {"Content-Type": "application/json"}, b"{}")
+        ritest.wait_for(lambda: descriptors() < before + 10, timeout=30, message="connections to be closed")
+
     def test_icons_are_served_under_their_uri(self):
         document = self.http.query("repository=org.example.alpha")
         uri = document["Results"][0]["Images"][0]["Labels"]["org.freedesktop.appstream.icon-64"]
@@ -260,6 +310,14 @@ class ServedOnlyTest(HttpTestCase):
         result = ritest.run_cli("--session", "status", env={"DBUS_SESSION_BUS_ADDRESS": self.bus.address}, check=0)
         self.assertIn("HTTP:          127.0.0.1:%d; 1 queries answered; 0 notifications taken, 0 refused; "
                       "0 refreshes" % self.port, result.stdout)
+
+
+    def test_an_index_never_built_is_unavailable(self):
+        self.start_http_daemon("  live:\n    registry: %s\n" % ritest.closed_port_url(), "      /: live\n")
+        status, headers, body = self.http.get("/index/static")
+        self.assertEqual(status, 503)
+        self.assertEqual(headers["retry-after"], "10")
+        self.assertIn("no scan of its registry has succeeded", body.decode())
 
 
 class ReloadTest(HttpTestCase):
