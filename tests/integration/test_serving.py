@@ -23,6 +23,45 @@ SERVING = os.path.join(ritest.SOURCE_DIR, "docs", "serving")
 FLATPAK_QUERY = "label%3Aorg.flatpak.ref%3Aexists=1&architecture={arch}&os=linux&tag={tag}"
 
 
+def start_nginx(test, recipe):
+    """Runs nginx with RECIPE (a documented snippet) on a free port of
+    its own until the test ends; returns the port."""
+    port = ri_testdata.free_port()
+    with open(test.path("regindexer-nginx.conf"), "w") as f:
+        f.write(recipe.replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:%d;" % port))
+    os.makedirs(test.path("nginx"))
+    with open(test.path("nginx.conf"), "w") as f:
+        f.write("%sworker_processes 1;\ndaemon off;\npid %s;\nerror_log %s warn;\nevents {}\n"
+                "http {\n  access_log off;\n  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+                "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
+                "  include %s;\n}\n" % (
+                    "user root;\n" if os.geteuid() == 0 else "", test.path("nginx", "nginx.pid"),
+                    test.path("nginx", "error.log"), *([test.path("nginx")] * 5),
+                    test.path("regindexer-nginx.conf")))
+    check = subprocess.run(["/usr/sbin/nginx", "-t", "-p", test.path("nginx"), "-c", test.path("nginx.conf")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    test.assertEqual(check.returncode, 0, check.stdout)
+    nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", test.path("nginx"), "-c", test.path("nginx.conf")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop():
+        nginx.terminate()
+        nginx.wait(timeout=30)
+    test.addCleanup(stop)
+
+    def listening():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.connect()
+            return True
+        except OSError:
+            return False
+        finally:
+            conn.close()
+    ritest.wait_for(listening, timeout=30, message="nginx to listen")
+    return port
+
+
 class NginxTestCase(ritest.RegistryTestCase):
     """A registry with Flatpak-style images, indexed with the example
     configuration, and nginx serving it with the documented recipe."""
@@ -52,42 +91,9 @@ class NginxTestCase(ritest.RegistryTestCase):
                 "https://registry.example.com/", self.registry.url)
         ritest.run_cli("-c", self.write_config(config), "index", check=0)
 
-        self.port = ri_testdata.free_port()
         with open(os.path.join(SERVING, "nginx.conf")) as f:
-            snippet = (f.read().replace("@INDEX_DIR@", self.path("index")).replace("@ICONS_DIR@", self.path("icons"))
-                       .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:%d;" % self.port))
-        with open(self.path("regindexer-nginx.conf"), "w") as f:
-            f.write(snippet)
-        os.makedirs(self.path("nginx"))
-        with open(self.path("nginx.conf"), "w") as f:
-            f.write("%sworker_processes 1;\ndaemon off;\npid %s;\nerror_log %s warn;\nevents {}\n"
-                    "http {\n  access_log off;\n  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
-                    "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
-                    "  include %s;\n}\n" % (
-                        "user root;\n" if os.geteuid() == 0 else "", self.path("nginx", "nginx.pid"),
-                        self.path("nginx", "error.log"), *([self.path("nginx")] * 5),
-                        self.path("regindexer-nginx.conf")))
-        check = subprocess.run(["/usr/sbin/nginx", "-t", "-p", self.path("nginx"), "-c", self.path("nginx.conf")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
-        self.assertEqual(check.returncode, 0, check.stdout)
-        self.nginx = subprocess.Popen(["/usr/sbin/nginx", "-p", self.path("nginx"), "-c", self.path("nginx.conf")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(self.stop_nginx)
-        ritest.wait_for(self.listening, timeout=30, message="nginx to listen")
-
-    def stop_nginx(self):
-        self.nginx.terminate()
-        self.nginx.wait(timeout=30)
-
-    def listening(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            conn.connect()
-            return True
-        except OSError:
-            return False
-        finally:
-            conn.close()
+            recipe = f.read().replace("@INDEX_DIR@", self.path("index")).replace("@ICONS_DIR@", self.path("icons"))
+        self.port = start_nginx(self, recipe)
 
     def get(self, path, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -170,6 +176,52 @@ class FlatpakTest(NginxTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(sorted(result.stdout.split()),
                          ["app/org.example.App/x86_64/stable", "app/org.example.Multi/x86_64/stable"])
+
+
+class NginxDaemonTest(ritest.DaemonTestCase):
+    """The documented recipe for nginx in front of the daemon's listener."""
+
+    def test_proxied_answers(self):
+        if not os.path.exists("/usr/sbin/nginx"):
+            ritest.skip_or_fail("nginx is not installed")
+        os.chmod(self.tmp, 0o755)
+        icon = ri_testdata.png(4, 4, (0, 0, 255))
+        self.push([{"repository": "org.example.app", "tags": ["latest"], "architecture": "amd64",
+                    "labels": ri_testdata.flatpak_labels("org.example.App", "amd64", icon)}])
+        daemon_port = ri_testdata.free_port()
+        self.start_daemon("icons_dir: %s\nicons_uri: /icons/\nindexes:\n  live:\n    registry: %s\n"
+                          "    extract_icons: true\n"
+                          "daemon:\n  http:\n    listen: ['127.0.0.1:%d']\n    serve: {/: live}\n"
+                          "    events: true\n" % (self.path("icons"), self.registry.url, daemon_port))
+        with open(os.path.join(SERVING, "nginx-live.conf")) as f:
+            recipe = f.read().replace("server 127.0.0.1:8088;", "server 127.0.0.1:%d;" % daemon_port)
+        port = start_nginx(self, recipe)
+
+        def get(path, headers=None, method="GET"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request(method, path, headers=headers or {})
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+            return response, body
+
+        query = "/index/static?" + FLATPAK_QUERY.format(arch="amd64", tag="latest")
+        response, body = get(query)
+        self.assertEqual(response.status, 200, body)
+        document = json.loads(body)
+        self.assertEqual([r["Name"] for r in document["Results"]], ["org.example.app"])
+        etag = response.getheader("ETag")
+        self.assertEqual(response.getheader("Cache-Control"), "public, max-age=300")
+        self.assertEqual(get(query, {"If-None-Match": etag})[0].status, 304)
+        response, gzipped = get(query, {"Accept-Encoding": "gzip"})
+        self.assertEqual(response.getheader("Content-Encoding"), "gzip")
+        self.assertEqual(gzip.decompress(gzipped), body)
+        icon_url = document["Results"][0]["Images"][0]["Labels"]["org.freedesktop.appstream.icon-64"]
+        response, data = get(icon_url)
+        self.assertEqual((response.status, data), (200, icon))
+        self.assertEqual(get("/index/static?foo=1")[0].status, 400)
+        self.assertEqual(get("/events", {"Content-Type": "application/json"}, "POST")[0].status, 404)
+        self.assertEqual(get("/index/static", method="DELETE")[0].status, 403)
 
 
 class DaemonFlatpakTest(ritest.DaemonTestCase):
