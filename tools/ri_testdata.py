@@ -7,7 +7,9 @@ labels, annotations and data-URI icons. The test suite, the demo (dev/demo)
 and the benchmark all use it, so what they index was pushed the way any
 client pushes.
 
-  ri_testdata.py registry DIR            run a registry storing in DIR, print its URL
+  ri_testdata.py registry DIR [PORT [NOTIFY_URL]]
+                                         run a registry storing in DIR, print its URL;
+                                         with NOTIFY_URL, it posts its notifications there
   ri_testdata.py push URL SPEC.json      push what SPEC describes, print the digests
   ri_testdata.py sample URL              push the sample Flatpak-style apps
   ri_testdata.py bulk URL N M            push N repositories x M tags
@@ -523,8 +525,10 @@ def main(argv):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
     command = argv[1]
-    if command == "registry" and len(argv) in (3, 4):
-        registry = Registry(argv[2]).start(int(argv[3]) if len(argv) == 4 else None)
+    if command == "registry" and len(argv) in (3, 4, 5):
+        notify = ("notifications:\n  endpoints:\n    - name: regindexer\n      url: %s\n      timeout: 5s\n"
+                  "      threshold: 10\n      backoff: 1s\n" % argv[4]) if len(argv) == 5 else ""
+        registry = Registry(argv[2], extra_config=notify).start(int(argv[3]) if len(argv) >= 4 else None)
         print(registry.url, flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

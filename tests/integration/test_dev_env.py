@@ -41,6 +41,18 @@ class DevEnvTest(ritest.TempDirTestCase):
         self.assertEqual(document["Registry"], "/")
         self.assertIn("org.example.hello", [r["Name"] for r in document["Results"]])
 
+        # The daemon answers live too, and the registry tells it of pushes.
+        with urllib.request.urlopen(state["live"] + QUERY, timeout=30) as response:
+            self.assertIn("org.example.hello", [r["Name"] for r in json.load(response)["Results"]])
+        ritest.ri_testdata.push(state["registry"], {"images": [
+            {"repository": "org.example.pushed", "tags": ["latest"], "architecture": "amd64",
+             "labels": ritest.ri_testdata.flatpak_labels("org.example.Pushed", "amd64")}]})
+
+        def pushed_is_live():
+            with urllib.request.urlopen(state["live"] + QUERY, timeout=30) as response:
+                return "org.example.pushed" in [r["Name"] for r in json.load(response)["Results"]]
+        ritest.wait_for(pushed_is_live, timeout=60, message="the pushed app in the live answer")
+
         context = ssl.create_default_context(cafile=state["ca"])
         with urllib.request.urlopen(state["https"] + "v2/_catalog", timeout=30, context=context) as response:
             self.assertIn("org.example.editor", json.load(response)["repositories"])
