@@ -373,9 +373,14 @@ scan_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           g_autoptr(RiRegistryModel) built = NULL;
 
           /* A refresh replaces the refreshed repositories in what the
-           * index was built from; everything else stays as it was. */
+           * index was built from; everything else stays as it was. (A
+           * refresh starts only when every index has a model, and models
+           * are only ever replaced.) */
           if (registry_run->refreshed != NULL)
-            built = ri_registry_model_merge (stored, model, registry_run->refreshed);
+            {
+              g_assert (stored != NULL);
+              built = ri_registry_model_merge (stored, model, registry_run->refreshed);
+            }
           else
             built = ri_registry_model_ref (model);
           store_model (run->self, index, run->config, built);

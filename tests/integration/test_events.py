@@ -122,6 +122,28 @@ class EventsTest(ritest.DaemonTestCase):
         started = [args for _, name, args in self.client.signals if name == "ReindexStarted"]
         self.assertEqual(started[-1][1], ["all"])
 
+    def test_after_a_reload_a_push_rescans_the_registry_whole(self):
+        # Models built under the previous configuration may lack what the
+        # new one selects: the first refresh after a reload scans all.
+        self.push_image("org.example.reload", "latest", "1")
+        self.wait_for_tags("org.example.reload", {"latest"})
+        self.client.wait_idle()
+        with open(self.config_path) as f:
+            config = f.read()
+        with open(self.config_path, "w") as f:
+            f.write(config.replace("    tags: ['*']\n", "    tags: ['*']\n    architectures: [amd64]\n"))
+        self.client.call("Reload")
+        self.push_image("org.example.reload", "v2", "2")
+        self.wait_for_tags("org.example.reload", {"latest", "v2"})
+        self.client.wait_idle()
+        self.assertEqual(self.client.status()["requests"]["catalog"], 1)
+        # …and the next one refreshes only its repository again.
+        self.push_image("org.example.reload", "v3", "3")
+        self.wait_for_tags("org.example.reload", {"latest", "v2", "v3"})
+        self.client.wait_idle()
+        requests = self.client.status()["requests"]
+        self.assertEqual((requests["catalog"], requests["tags"]), (0, 1))
+
     def test_a_deleted_tag_disappears(self):
         self.push_image("org.example.del", "keep", "1")
         gone = self.push_image("org.example.del", "gone", "2")
