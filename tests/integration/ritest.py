@@ -249,10 +249,11 @@ class Bus:
 class Daemon:
     """regindexer-daemon from the build tree, logging to a file."""
 
-    def __init__(self, bus, config, log_path, extra_args=()):
+    def __init__(self, bus, config, log_path, extra_args=(), extra_env=None):
         env = dict(os.environ)
         env.update({"DBUS_SESSION_BUS_ADDRESS": bus.address, "G_DEBUG": "fatal-criticals",
                     "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8", "XDG_CACHE_HOME": fresh_cache_dir()})
+        env.update(extra_env or {})
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen([DAEMON, "--session", "-c", config] + list(extra_args),
@@ -363,14 +364,14 @@ class Client:
 class DaemonTestCase(RegistryTestCase):
     """A registry for the class; a bus, a daemon and a client for each test."""
 
-    def start_daemon(self, config_text, extra_args=(), wait=True):
+    def start_daemon(self, config_text, extra_args=(), wait=True, extra_env=None):
         self.config_path = self.write_config(config_text)
         self.bus = Bus(self.path("bus"))
         self.addCleanup(self.bus.stop)
         # Subscribed before the daemon starts, so that no signal is missed.
         self.client = Client(self.bus.address)
         self.addCleanup(self.client.close)
-        self.daemon = Daemon(self.bus, self.config_path, self.path("daemon.log"), extra_args)
+        self.daemon = Daemon(self.bus, self.config_path, self.path("daemon.log"), extra_args, extra_env)
         self.addCleanup(self._stop_daemon)
         if wait:
             self.client.wait_for_name()
