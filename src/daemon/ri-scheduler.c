@@ -312,7 +312,6 @@ static void
 start_pending (RiScheduler *self)
 {
   g_auto(GStrv) names = NULL;
-
   Job *next = next_job (self);
   g_autofree char *job_text = NULL;
   g_autofree char *list = NULL;
@@ -334,8 +333,22 @@ start_pending (RiScheduler *self)
   list = g_strjoinv (", ", names);
   if (self->current->registry != NULL)
     {
-      g_autofree char **repositories = (char **) g_hash_table_get_keys_as_array (self->current->repositories, NULL);
-      g_autofree char *repository_list = g_strjoinv (", ", repositories);
+      guint count = 0;
+      g_autofree char **repositories = (char **) g_hash_table_get_keys_as_array (self->current->repositories,
+                                                                                 &count);
+      g_autofree char *repository_list = NULL;
+
+      /* A registry's backlog may name thousands: the log names a few. */
+      if (count > 5)
+        {
+          g_autofree char *first = NULL;
+
+          repositories[5] = NULL;
+          first = g_strjoinv (", ", repositories);
+          repository_list = g_strdup_printf ("%u repositories (%s, …)", count, first);
+        }
+      else
+        repository_list = g_strjoinv (", ", repositories);
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
                         "REGINDEXER_REGISTRY", self->current->registry,
                         "MESSAGE", "Job %s: refreshing %s on %s for %s", job_text, repository_list,
