@@ -383,7 +383,8 @@ print_status (GVariant *status)
       g_variant_lookup (entry, "output", "&s", &output);
       g_variant_lookup (entry, "last-error", "&s", &error);
       when = format_time (written);
-      g_print ("%-20s %6u %7u  %-19s  %s\n", name, repositories, images, when, output);
+      g_print ("%-20s %6u %7u  %-19s  %s\n", name, repositories, images, when,
+               *output ? output : _("(served over HTTP only)"));
       if (*error)
         g_print ("  %s\n", error);
     }

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "ri-error.h"
 #include "ri-event-receiver.h"
 #include "ri-http-response.h"
 #include "ri-registry-events.h"
@@ -204,7 +205,12 @@ ri_event_receiver_handle (RiEventReceiver *self, SoupServerMessage *msg, RiConfi
       ri_http_respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Notifications are POSTed");
       return;
     }
-  g_assert (body != NULL);
+  if (body == NULL)
+    {
+      /* 'events' was turned on by a reload while this post arrived. */
+      ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "The configuration changed; post again");
+      return;
+    }
   content_type = soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), &params);
   if (content_type == NULL ||
       (g_ascii_strcasecmp (content_type, RI_MEDIA_TYPE_EVENTS) != 0 &&
@@ -264,10 +270,12 @@ ri_event_receiver_handle (RiEventReceiver *self, SoupServerMessage *msg, RiConfi
         }
       g_debug ("%s of %s%s%s on %s", event->action, event->repository, event->tag ? ":" : "",
                event->tag ? event->tag : "", registry);
-      if (ri_scheduler_refresh (self->scheduler, registry, event->repository, &local_error) == 0)
-        g_warning ("Cannot queue a refresh of %s: %s", event->repository, local_error->message);
-      else
+      if (ri_scheduler_refresh (self->scheduler, registry, event->repository, &local_error) != 0)
         queued++;
+      else if (g_error_matches (local_error, RI_ERROR, RI_ERROR_NOT_FOUND))
+        g_debug ("Not refreshing: %s", local_error->message);
+      else
+        g_warning ("Cannot queue a refresh of %s: %s", event->repository, local_error->message);
     }
   self->counters.refreshes += queued;
   self->counters.unmatched += unmatched;

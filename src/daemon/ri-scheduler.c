@@ -4,6 +4,7 @@
 
 #include "ri-error.h"
 #include "ri-indexer.h"
+#include "ri-names.h"
 #include "ri-scheduler.h"
 
 /**
@@ -454,6 +455,7 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
 guint64
 ri_scheduler_refresh (RiScheduler *self, const char *registry, const char *repository, GError **error)
 {
+  RiRegistryConfig *registry_config;
   Job *job = NULL;
 
   if (self->shutting_down)
@@ -461,9 +463,16 @@ ri_scheduler_refresh (RiScheduler *self, const char *registry, const char *repos
       g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
       return 0;
     }
-  if (ri_config_get_registry (self->config, registry) == NULL)
+  registry_config = ri_config_get_registry (self->config, registry);
+  if (registry_config == NULL)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND, "No index uses the registry %s", registry);
+      return 0;
+    }
+  if (!ri_name_matches_any ((const char * const *) registry_config->repositories, repository))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND, "%s is not among the repositories indexed on %s",
+                   repository, registry);
       return 0;
     }
   if (self->pending != NULL && self->pending->names == NULL)

@@ -9,6 +9,7 @@
 #include "ri-index-writer.h"
 #include "ri-indexer.h"
 #include "ri-json-printer.h"
+#include "ri-names.h"
 #include "ri-registry-scan.h"
 
 /**
@@ -523,17 +524,6 @@ ri_indexer_run_async (RiIndexer          *self,
   start_run (self, config, names, NULL, NULL, cancellable, callback, user_data);
 }
 
-static gboolean
-repository_is_configured (RiRegistryConfig *registry, const char *name)
-{
-  if (registry->repositories == NULL)
-    return TRUE;
-  for (guint i = 0; registry->repositories[i]; i++)
-    if (g_pattern_match_simple (registry->repositories[i], name))
-      return TRUE;
-  return FALSE;
-}
-
 /* Scans only @repositories of @registry again (after the registry said
  * they changed) and rewrites the indexes on it from what they were built
  * from with those repositories replaced. An index with nothing to start
@@ -558,14 +548,8 @@ ri_indexer_refresh_async (RiIndexer          *self,
       return;
     }
   for (guint i = 0; repositories[i]; i++)
-    if (repository_is_configured (registry_config, repositories[i]))
+    if (ri_name_matches_any ((const char * const *) registry_config->repositories, repositories[i]))
       g_hash_table_add (refresh, g_strdup (repositories[i]));
-  if (g_hash_table_size (refresh) == 0)
-    {
-      /* Nothing indexed changed: an empty run, which writes nothing. */
-      start_run (self, config, NULL, "", NULL, cancellable, callback, user_data);
-      return;
-    }
   for (guint i = 0; i < config->indexes->len; i++)
     {
       RiIndexConfig *index = g_ptr_array_index (config->indexes, i);

@@ -109,3 +109,16 @@ ri_media_type_is_list (const char *media_type)
   return g_strcmp0 (media_type, RI_MEDIA_TYPE_OCI_INDEX) == 0 ||
          g_strcmp0 (media_type, RI_MEDIA_TYPE_DOCKER_LIST) == 0;
 }
+
+/* Whether @name matches one of the glob @patterns ('*' and '?'), as the
+ * registries' 'repositories:' lists are read; NULL @patterns match all. */
+gboolean
+ri_name_matches_any (const char * const *patterns, const char *name)
+{
+  if (patterns == NULL)
+    return TRUE;
+  for (guint i = 0; patterns[i]; i++)
+    if (g_pattern_match_simple (patterns[i], name))
+      return TRUE;
+  return FALSE;
+}

@@ -15,5 +15,7 @@ gboolean  ri_digest_is_valid          (const char *digest);
 char     *ri_digest_compute           (GBytes     *bytes);
 gboolean  ri_media_type_is_image      (const char *media_type);
 gboolean  ri_media_type_is_list       (const char *media_type);
+gboolean  ri_name_matches_any         (const char * const *patterns,
+                                       const char         *name);
 
 G_END_DECLS

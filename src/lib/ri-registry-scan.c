@@ -44,7 +44,6 @@ typedef struct {
   GHashTable *requested_tagged; /* (owned) tagged manifests asked for by digest */
   GStrv configured;           /* (owned) (nullable) repositories: names and globs */
   RiContentCache *cache;      /* (owned) (nullable) */
-  GPtrArray *patterns;        /* (owned) (nullable) (element-type GPatternSpec) */
   RiScanProgress *progress;   /* (unowned) (nullable) outlives the scan */
   GHashTable *partial;        /* (owned) (nullable) the only repositories scanned, of many */
 } Scan;
@@ -86,7 +85,6 @@ scan_free (Scan *scan)
   g_hash_table_unref (scan->requested_tagged);
   g_strfreev (scan->configured);
   g_clear_object (&scan->cache);
-  g_clear_pointer (&scan->patterns, g_ptr_array_unref);
   g_clear_pointer (&scan->partial, g_hash_table_unref);
   g_free (scan);
 }
@@ -207,17 +205,6 @@ is_glob (const char *name)
   return strpbrk (name, "*?") != NULL;
 }
 
-static gboolean
-repository_is_wanted (Scan *scan, const char *name)
-{
-  if (scan->patterns == NULL)
-    return TRUE;
-  for (guint i = 0; i < scan->patterns->len; i++)
-    if (g_pattern_spec_match_string (g_ptr_array_index (scan->patterns, i), name))
-      return TRUE;
-  return FALSE;
-}
-
 static void
 add_repository (GTask *task, const char *name, const char *source)
 {
@@ -232,7 +219,8 @@ add_repository (GTask *task, const char *name, const char *source)
       g_warning ("%s: skipping repository \"%s\": not a valid repository name", source, escaped);
       return;
     }
-  if (!repository_is_wanted (scan, name) || !g_hash_table_add (scan->repository_names, g_strdup (name)))
+  if (!ri_name_matches_any ((const char * const *) scan->configured, name) ||
+      !g_hash_table_add (scan->repository_names, g_strdup (name)))
     return;
   repository = g_new0 (ScanRepository, 1);
   repository->name = g_strdup (name);
@@ -799,12 +787,8 @@ ri_registry_scan_async (RiRegistryClient   *client,
       gboolean any_glob = FALSE;
 
       scan->configured = g_strdupv ((GStrv) repositories);
-      scan->patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
       for (guint i = 0; repositories[i]; i++)
-        {
-          g_ptr_array_add (scan->patterns, g_pattern_spec_new (repositories[i]));
-          any_glob |= is_glob (repositories[i]);
-        }
+        any_glob |= is_glob (repositories[i]);
       if (!any_glob)
         {
           /* Every repository is named: no need for the catalog at all. */

@@ -198,6 +198,24 @@ class EventsTest(ritest.DaemonTestCase):
         self.assertEqual(after["http"]["event-posts-rejected"], len(cases) + 2)
         self.assertEqual(after["http"]["refreshes"], before["http"]["refreshes"])
 
+    def test_repositories_not_indexed_are_not_refreshed(self):
+        with open(self.config_path) as f:
+            config = f.read()
+        with open(self.config_path, "w") as f:
+            f.write(config + "registries:\n  %s:\n    repositories: ['org.example.*']\n" % self.registry.url)
+        self.client.call("Reload")
+        headers = {"Content-Type": "application/vnd.docker.distribution.events.v1+json",
+                   "Authorization": "Bearer " + TOKEN}
+        for repository, queued in (("other/app", 0), ("org.example.app", 1)):
+            envelope = {"events": [{"action": "push", "target": {
+                "repository": repository, "tag": "latest",
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "url": "%s/v2/%s/manifests/latest" % (self.registry.url, repository)}}]}
+            status, _, text = self.http.request("POST", "/events", headers, json.dumps(envelope).encode())
+            self.assertEqual(status, 202, text)
+            self.assertIn("1 events, %d refreshes queued" % queued, text.decode())
+        self.client.wait_idle()
+
     def test_a_burst_coalesces(self):
         self.push_image("org.example.burst", "latest", "1")
         self.wait_for_tags("org.example.burst", {"latest"})

@@ -319,6 +319,7 @@ class ServedOnlyTest(HttpTestCase):
         result = ritest.run_cli("--session", "status", env={"DBUS_SESSION_BUS_ADDRESS": self.bus.address}, check=0)
         self.assertIn("HTTP:          127.0.0.1:%d; 1 queries answered; 0 notifications taken, 0 refused; "
                       "0 refreshes" % self.port, result.stdout)
+        self.assertRegex(result.stdout, r"\nlive +1 +1 .*\(served over HTTP only\)\n")
 
 
     def test_an_index_never_built_is_unavailable(self):
