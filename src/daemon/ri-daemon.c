@@ -172,7 +172,8 @@ config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_d
   if (!set_up_fedmsg (self, config, &error))
     g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
   g_clear_error (&error);
-  if (!ri_http_server_listen (self->http, config, &error))
+  /* (None while stopping.) */
+  if (self->http != NULL && !ri_http_server_listen (self->http, config, &error))
     g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s", error->message);
 }
 
