@@ -78,19 +78,23 @@ index_done_cb (RiIndexer *indexer, const RiIndexReport *index, gpointer user_dat
 
 
 
+static void
+print_warning (const char *warning, gpointer user_data)
+{
+  g_printerr (_("regindexer: warning: %s\n"), warning);
+}
+
 RiConfig *
 ri_cli_load_config (RiCliOptions *options)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiConfig) config = ri_config_load_file (options->config_path, &error);
+  g_autoptr(RiConfig) config = ri_config_load_file_warn (options->config_path, print_warning, NULL, &error);
 
   if (config == NULL)
     {
       g_printerr ("regindexer: %s\n", error->message);
       return NULL;
     }
-  for (guint i = 0; config->warnings[i]; i++)
-    g_printerr (_("regindexer: warning: %s\n"), config->warnings[i]);
   return g_steal_pointer (&config);
 }
 
@@ -125,7 +129,7 @@ ri_cli_index_local (RiCliOptions *options, char **names)
 
   if (config == NULL)
     return RI_EXIT_USAGE;
-  if (!ri_indexer_check_names (config, (const char * const *) names, &error))
+  if (!ri_config_check_index_names (config, (const char * const *) names, &error))
     {
       g_printerr ("regindexer: %s\n", error->message);
       return RI_EXIT_USAGE;

@@ -8,10 +8,12 @@
 #include "ri-content-cache.h"
 #include "ri-daemon.h"
 #include "ri-dbus-names.h"
+#include "ri-error.h"
 #include "ri-fedmsg-subscriber.h"
 #include "ri-http-server.h"
 #include "ri-indexer-service.h"
 #include "ri-scheduler.h"
+#include "ri-status.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
 
@@ -23,6 +25,11 @@
  * reindex requests, re-reads its configuration on SIGHUP and stops cleanly
  * on SIGTERM, cancelling a run in progress (index files are replaced
  * atomically, so a cancelled run leaves the previous ones in place).
+ *
+ * It owns the configuration: where it comes from, loading it, its
+ * warnings, and on a reload (SIGHUP or Reload()) handing it to each part
+ * (scheduler, fedmsg, HTTP). GetStatus() is built here too, from what the
+ * parts count (ri-status.c).
  */
 struct _RiDaemon {
   GApplication parent_instance;
@@ -141,42 +148,6 @@ set_up_fedmsg (RiDaemon *self, RiConfig *config, GError **error)
   return TRUE;
 }
 
-static void
-extend_status (GVariantDict *status, gpointer user_data)
-{
-  RiDaemon *self = user_data;
-  const RiFedmsgCounters *counters;
-  g_auto(GVariantDict) fedmsg = G_VARIANT_DICT_INIT (NULL);
-
-  if (self->http != NULL)
-    ri_http_server_add_status (self->http, status);
-  if (self->fedmsg == NULL)
-    return;
-  counters = ri_fedmsg_subscriber_get_counters (self->fedmsg);
-  g_variant_dict_insert (&fedmsg, "endpoints", "^as", ri_fedmsg_subscriber_get_endpoints (self->fedmsg));
-  g_variant_dict_insert (&fedmsg, "topics", "^as", ri_fedmsg_subscriber_get_topics (self->fedmsg));
-  g_variant_dict_insert (&fedmsg, "received", "t", counters->received);
-  g_variant_dict_insert (&fedmsg, "matched", "t", counters->matched);
-  g_variant_dict_insert (&fedmsg, "ignored", "t", counters->ignored);
-  g_variant_dict_insert (&fedmsg, "malformed", "t", counters->malformed);
-  g_variant_dict_insert (&fedmsg, "last-received", "x", counters->last_received_us);
-  g_variant_dict_insert_value (status, "fedmsg", g_variant_dict_end (&fedmsg));
-}
-
-static void
-config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_data)
-{
-  RiDaemon *self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!set_up_fedmsg (self, config, &error))
-    g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
-  g_clear_error (&error);
-  /* (None while stopping.) */
-  if (self->http != NULL && !ri_http_server_listen (self->http, config, &error))
-    g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s", error->message);
-}
-
 static gboolean
 sigterm_cb (gpointer user_data)
 {
@@ -187,14 +158,68 @@ sigterm_cb (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Loads the configuration file, its warnings logged. */
+static RiConfig *
+load_config (RiDaemon *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  RiConfig *config = ri_config_load_file_warn (self->config_path, NULL, NULL, &local_error);
+
+  if (config != NULL)
+    return config;
+  /* A file that cannot be read is as much a configuration problem as one
+   * that does not parse: clients see Error.Config either way. */
+  if (local_error->domain != RI_ERROR)
+    {
+      g_set_error_literal (error, RI_ERROR, RI_ERROR_CONFIG, local_error->message);
+      return NULL;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+/* SIGHUP and Reload(): a configuration that does not load changes
+ * nothing; one that does goes to every part. A run in progress keeps the
+ * configuration it started with. */
+gboolean
+ri_daemon_reload (RiDaemon *self, GError **error)
+{
+  g_autoptr(RiConfig) config = load_config (self, error);
+  g_autoptr(GError) local_error = NULL;
+
+  if (config == NULL)
+    {
+      g_warning ("Keeping the previous configuration: %s", (*error)->message);
+      return FALSE;
+    }
+  g_clear_pointer (&self->config, ri_config_unref);
+  self->config = ri_config_ref (config);
+  if (self->scheduler != NULL)
+    ri_scheduler_set_config (self->scheduler, config);
+  if (self->scheduler != NULL && !set_up_fedmsg (self, config, &local_error))
+    g_warning ("Keeping the previous fedmsg subscription: %s", local_error->message);
+  g_clear_error (&local_error);
+  /* (None while stopping.) */
+  if (self->http != NULL && !ri_http_server_listen (self->http, config, &local_error))
+    g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s",
+               local_error->message);
+  g_message ("Reloaded the configuration from '%s' (%u indexes)", self->config_path, config->indexes->len);
+  return TRUE;
+}
+
+GVariant *
+ri_daemon_get_status (RiDaemon *self)
+{
+  return ri_status_build (self->scheduler, self->config_path, self->fedmsg, self->http);
+}
+
 static gboolean
 sighup_cb (gpointer user_data)
 {
   RiDaemon *self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (self->service != NULL)
-    ri_indexer_service_reload (self->service, &error);
+  ri_daemon_reload (self, &error);
   return G_SOURCE_CONTINUE;
 }
 
@@ -256,14 +281,12 @@ ri_daemon_handle_local_options (GApplication *application, GVariantDict *options
 
   /* A broken configuration stops the daemon before it touches the bus or
    * the network, with the file, line and column. */
-  self->config = ri_config_load_file (self->config_path, &error);
+  self->config = load_config (self, &error);
   if (self->config == NULL)
     {
       g_printerr ("regindexer-daemon: %s\n", error->message);
       return 1;
     }
-  for (guint i = 0; self->config->warnings[i]; i++)
-    g_warning ("%s", self->config->warnings[i]);
   return -1;
 }
 
@@ -282,10 +305,8 @@ ri_daemon_activate (GApplication *application)
     g_autoptr(RiContentCache) cache = ri_content_cache_new (cache_dir, TRUE);
     self->scheduler = ri_scheduler_new (self->config, cache);
   }
-  self->service = ri_indexer_service_new (self->scheduler, self->config_path);
+  self->service = ri_indexer_service_new (self, self->scheduler);
   g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
-  g_signal_connect (self->service, "config-reloaded", G_CALLBACK (config_reloaded_cb), self);
-  ri_indexer_service_set_status_extender (self->service, extend_status, self);
   {
     g_autoptr(GError) error = NULL;
     self->http = ri_http_server_new (self->scheduler);

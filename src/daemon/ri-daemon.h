@@ -9,5 +9,8 @@ G_DECLARE_FINAL_TYPE (RiDaemon, ri_daemon, RI, DAEMON, GApplication)
 
 RiDaemon *ri_daemon_new             (void);
 int       ri_daemon_get_exit_status (RiDaemon *self);
+gboolean  ri_daemon_reload          (RiDaemon *self,
+                                     GError  **error);
+GVariant *ri_daemon_get_status      (RiDaemon *self);
 
 G_END_DECLS

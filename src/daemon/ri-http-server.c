@@ -309,26 +309,31 @@ ri_http_server_listen (RiHttpServer *self, RiConfig *config, GError **error)
   return TRUE;
 }
 
+/* What GetStatus() says of the listener: the counters its parts keep,
+ * copied; the keys are spelled in ri-status.c. */
 void
-ri_http_server_add_status (RiHttpServer *self, GVariantDict *status)
+ri_http_server_get_counters (RiHttpServer *self, RiHttpCounters *counters)
 {
-  g_auto(GVariantDict) http = G_VARIANT_DICT_INIT (NULL);
   const RiAnswerCounters *answers = ri_index_answers_get_counters (self->answers);
   const RiEventCounters *events = ri_event_receiver_get_counters (self->events);
-  const char *const none[] = { NULL };
 
-  g_variant_dict_insert (&http, "listen", "^as", self->listening ? self->listening : (GStrv) none);
-  g_variant_dict_insert (&http, "requests", "t", self->requests);
-  g_variant_dict_insert (&http, "not-found", "t", self->not_found);
-  g_variant_dict_insert (&http, "queries", "t", answers->queries);
-  g_variant_dict_insert (&http, "not-modified", "t", answers->not_modified);
-  g_variant_dict_insert (&http, "rendered", "t", answers->rendered);
-  g_variant_dict_insert (&http, "bad-queries", "t", answers->bad_queries);
-  g_variant_dict_insert (&http, "event-posts", "t", events->posts);
-  g_variant_dict_insert (&http, "event-posts-rejected", "t", events->rejected);
-  g_variant_dict_insert (&http, "events", "t", events->events);
-  g_variant_dict_insert (&http, "refreshes", "t", events->refreshes);
-  g_variant_dict_insert (&http, "events-unmatched", "t", events->unmatched);
-  g_variant_dict_insert (&http, "last-event-post", "x", events->last_post_us);
-  g_variant_dict_insert_value (status, "http", g_variant_dict_end (&http));
+  counters->requests = self->requests;
+  counters->not_found = self->not_found;
+  counters->queries = answers->queries;
+  counters->not_modified = answers->not_modified;
+  counters->rendered = answers->rendered;
+  counters->bad_queries = answers->bad_queries;
+  counters->event_posts = events->posts;
+  counters->event_posts_rejected = events->rejected;
+  counters->events = events->events;
+  counters->refreshes = events->refreshes;
+  counters->events_unmatched = events->unmatched;
+  counters->last_event_post_us = events->last_post_us;
+}
+
+/* The addresses listened on (transfer none), or NULL when none. */
+const char * const *
+ri_http_server_get_listening (RiHttpServer *self)
+{
+  return (const char * const *) self->listening;
 }

@@ -7,31 +7,25 @@
 #include "ri-dbus-names.h"
 #include "ri-error.h"
 #include "ri-indexer-service.h"
+#include "ri-status.h"
 
 /**
  * RiIndexerService:
  *
  * The org.regindexer.Indexer interface on the bus: the only place where
- * D-Bus meets the scheduler. Method calls become scheduler requests;
+ * D-Bus meets the daemon. Reindex() becomes a scheduler request, Reload()
+ * and GetStatus() calls of RiDaemon, which owns the configuration;
  * scheduler signals become D-Bus signals and property changes.
  */
 struct _RiIndexerService {
   GObject parent_instance;
 
   RiDBusIndexer *skeleton;    /* (owned) */
+  RiDaemon *daemon;           /* (unowned) owns this service */
   RiScheduler *scheduler;     /* (owned) */
-  char *config_path;          /* (owned) */
-  RiStatusExtender extender;
-  gpointer extender_data;
 };
 
 G_DEFINE_TYPE (RiIndexerService, ri_indexer_service, G_TYPE_OBJECT)
-
-enum {
-  SIGNAL_CONFIG_RELOADED,
-  N_SIGNALS
-};
-static guint signals[N_SIGNALS];
 
 static void
 ri_indexer_service_finalize (GObject *object)
@@ -42,7 +36,6 @@ ri_indexer_service_finalize (GObject *object)
   ri_indexer_service_unexport (self);
   g_clear_object (&self->skeleton);
   g_clear_object (&self->scheduler);
-  g_free (self->config_path);
   G_OBJECT_CLASS (ri_indexer_service_parent_class)->finalize (object);
 }
 
@@ -50,11 +43,6 @@ static void
 ri_indexer_service_class_init (RiIndexerServiceClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = ri_indexer_service_finalize;
-
-  /* After a successful reload, with the new RiConfig. */
-  signals[SIGNAL_CONFIG_RELOADED] =
-    g_signal_new ("config-reloaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, RI_TYPE_CONFIG);
 }
 
 static void
@@ -104,91 +92,13 @@ handle_reindex (RiDBusIndexer         *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static GVariant *
-requests_variant (const RiRunReport *report)
-{
-  const RiRequestStats *stats = report ? &report->stats : NULL;
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{su}"));
-  g_variant_builder_add (&builder, "{su}", "catalog", stats ? stats->requests[RI_REQUEST_CATALOG] : 0);
-  g_variant_builder_add (&builder, "{su}", "tags", stats ? stats->requests[RI_REQUEST_TAGS] : 0);
-  g_variant_builder_add (&builder, "{su}", "manifest", stats ? stats->requests[RI_REQUEST_MANIFEST] : 0);
-  g_variant_builder_add (&builder, "{su}", "manifest-head",
-                         stats ? stats->requests[RI_REQUEST_MANIFEST_HEAD] : 0);
-  g_variant_builder_add (&builder, "{su}", "blob", stats ? stats->requests[RI_REQUEST_BLOB] : 0);
-  g_variant_builder_add (&builder, "{su}", "token", stats ? stats->requests[RI_REQUEST_TOKEN] : 0);
-  g_variant_builder_add (&builder, "{su}", "retries", stats ? stats->retries : 0);
-  g_variant_builder_add (&builder, "{su}", "cache-hits", report ? report->cache.hits : 0);
-  g_variant_builder_add (&builder, "{su}", "cache-misses", report ? report->cache.misses : 0);
-  return g_variant_builder_end (&builder);
-}
-
 static gboolean
 handle_get_status (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
 {
   RiIndexerService *self = user_data;
-  RiConfig *config = ri_scheduler_get_config (self->scheduler);
-  RiRunReport *last = ri_scheduler_get_last_report (self->scheduler);
-  g_auto(GVariantDict) status = G_VARIANT_DICT_INIT (NULL);
-  GVariantBuilder indexes;
 
-  g_variant_dict_insert (&status, "state", "s", ri_scheduler_is_running (self->scheduler) ? "indexing" : "idle");
-  g_variant_dict_insert (&status, "current-job", "t", ri_scheduler_get_current_job (self->scheduler));
-  g_variant_dict_insert (&status, "pending-job", "t", ri_scheduler_get_pending_job (self->scheduler));
-  g_variant_dict_insert (&status, "last-job", "t", ri_scheduler_get_last_job (self->scheduler));
-  g_variant_dict_insert (&status, "last-started", "x", last ? last->started_us : (gint64) 0);
-  g_variant_dict_insert (&status, "last-finished", "x", last ? last->finished_us : (gint64) 0);
-  g_variant_dict_insert (&status, "last-success", "b",
-                         ri_scheduler_get_last_job (self->scheduler) != 0 && last != NULL && last->success);
-  g_variant_dict_insert (&status, "last-error", "s", ri_scheduler_get_last_error (self->scheduler));
-  g_variant_dict_insert (&status, "config-path", "s", self->config_path);
-  g_variant_dict_insert_value (&status, "requests", requests_variant (last));
-  g_variant_dict_insert (&status, "bytes", "t", last ? last->stats.bytes : (guint64) 0);
-  g_variant_dict_insert (&status, "scan-duration", "x", last ? last->scan_us : (gint64) 0);
-  g_variant_dict_insert (&status, "write-duration", "x", last ? last->write_us : (gint64) 0);
-
-  g_variant_builder_init (&indexes, G_VARIANT_TYPE ("a{sa{sv}}"));
-  for (guint i = 0; i < config->indexes->len; i++)
-    {
-      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
-      RiIndexStatus *index_status = ri_scheduler_get_index_status (self->scheduler, index->name);
-      g_auto(GVariantDict) entry = G_VARIANT_DICT_INIT (NULL);
-
-      g_variant_dict_insert (&entry, "output", "s", index->output ? index->output : "");
-      g_variant_dict_insert (&entry, "registry", "s", index->registry);
-      g_variant_dict_insert (&entry, "last-write", "x", index_status->last_write_us);
-      g_variant_dict_insert (&entry, "last-changed", "x", index_status->last_changed_us);
-      g_variant_dict_insert (&entry, "images", "u", index_status->images);
-      g_variant_dict_insert (&entry, "repositories", "u", index_status->repositories);
-      g_variant_dict_insert (&entry, "last-error", "s", index_status->last_error ? index_status->last_error : "");
-      g_variant_builder_add (&indexes, "{s@a{sv}}", index->name, g_variant_dict_end (&entry));
-    }
-  g_variant_dict_insert_value (&status, "indexes", g_variant_builder_end (&indexes));
-
-  if (self->extender != NULL)
-    self->extender (&status, self->extender_data);
-
-  ri_dbus_indexer_complete_get_status (skeleton, invocation, g_variant_dict_end (&status));
+  ri_dbus_indexer_complete_get_status (skeleton, invocation, ri_daemon_get_status (self->daemon));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-gboolean
-ri_indexer_service_reload (RiIndexerService *self, GError **error)
-{
-  g_autoptr(RiConfig) config = ri_config_load_file (self->config_path, error);
-
-  if (config == NULL)
-    {
-      g_warning ("Keeping the previous configuration: %s", (*error)->message);
-      return FALSE;
-    }
-  for (guint i = 0; config->warnings[i]; i++)
-    g_warning ("%s", config->warnings[i]);
-  ri_scheduler_set_config (self->scheduler, config);
-  g_signal_emit (self, signals[SIGNAL_CONFIG_RELOADED], 0, config);
-  g_message ("Reloaded the configuration from '%s' (%u indexes)", self->config_path, config->indexes->len);
-  return TRUE;
 }
 
 static gboolean
@@ -197,7 +107,7 @@ handle_reload (RiDBusIndexer *skeleton, GDBusMethodInvocation *invocation, gpoin
   RiIndexerService *self = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!ri_indexer_service_reload (self, &error))
+  if (!ri_daemon_reload (self->daemon, &error))
     {
       return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -260,7 +170,7 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
                          report ? report->finished_us - report->started_us : (gint64) 0);
   g_variant_dict_insert (&details, "scan-duration", "x", report ? report->scan_us : (gint64) 0);
   g_variant_dict_insert (&details, "write-duration", "x", report ? report->write_us : (gint64) 0);
-  g_variant_dict_insert_value (&details, "requests", requests_variant (report));
+  g_variant_dict_insert_value (&details, "requests", ri_status_requests (report));
   g_variant_dict_insert (&details, "bytes", "t", report ? report->stats.bytes : (guint64) 0);
 
   message = error != NULL ? error : report->message;
@@ -269,13 +179,13 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
 }
 
 RiIndexerService *
-ri_indexer_service_new (RiScheduler *scheduler, const char *config_path)
+ri_indexer_service_new (RiDaemon *daemon, RiScheduler *scheduler)
 {
   RiIndexerService *self = g_object_new (RI_TYPE_INDEXER_SERVICE, NULL);
 
   ri_dbus_error_ensure_registered ();
+  self->daemon = daemon;
   self->scheduler = g_object_ref (scheduler);
-  self->config_path = g_strdup (config_path);
   self->skeleton = ri_dbus_indexer_skeleton_new ();
   ri_dbus_indexer_set_version (self->skeleton, PACKAGE_VERSION);
   ri_dbus_indexer_set_state (self->skeleton, "idle");
@@ -303,12 +213,4 @@ ri_indexer_service_unexport (RiIndexerService *self)
   if (self->skeleton != NULL &&
       g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->skeleton)) != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
-}
-
-void
-ri_indexer_service_set_status_extender (RiIndexerService *self, RiStatusExtender extender,
-                                        gpointer user_data)
-{
-  self->extender = extender;
-  self->extender_data = user_data;
 }

@@ -24,6 +24,17 @@
  * way, apart from full runs: a pending run of every index takes them in,
  * since it scans everything after they were asked for.
  *
+ * A run that leaves indexes failed (a registry down, a disk full) is
+ * followed by a run of those indexes alone, without waiting for anyone to
+ * ask: RETRY_FIRST_S after the first failure, twice as long after each
+ * failure in a row, at most RETRY_MAX_S; any run that leaves no index
+ * failed ends it.
+ *
+ * Nothing here waits on its own: the only waits are the start and retry
+ * timers, which shutdown removes, and the run, which it cancels; if the
+ * run has not returned SHUTDOWN_GRACE_MS after that, `drained` is emitted
+ * anyway, so that a stop never hangs on the network.
+ *
  * Signals:
  * - `job-started` (guint64 job, GStrv indexes)
  * - `index-done` (const RiIndexReport *report)
@@ -32,6 +43,10 @@
  * - `drained` () after ri_scheduler_shutdown(), once nothing runs
  */
 
+
+#define RETRY_FIRST_S 2
+#define RETRY_MAX_S 600
+#define SHUTDOWN_GRACE_MS 500
 
 typedef struct {
   guint64 id;
@@ -56,7 +71,12 @@ struct _RiScheduler {
   char *last_error;         /* (owned) (nullable) */
   GHashTable *index_status; /* (owned) name → RiIndexStatus */
   gboolean shutting_down;
+  gboolean drained;
   guint start_source;
+  guint retry_source;
+  guint grace_source;
+  guint failed_runs;        /* in a row */
+  gint64 next_retry_us;     /* wall clock, 0 when no retry is due */
 };
 
 G_DEFINE_TYPE (RiScheduler, ri_scheduler, G_TYPE_OBJECT)
@@ -73,6 +93,8 @@ static guint signals[N_SIGNALS];
 
 static void start_pending (RiScheduler *self);
 static void schedule_start (RiScheduler *self);
+static void schedule_retry (RiScheduler *self, gboolean run_failed);
+static void emit_drained (RiScheduler *self);
 
 static void
 job_free (Job *job)
@@ -97,6 +119,8 @@ ri_scheduler_dispose (GObject *object)
   RiScheduler *self = RI_SCHEDULER (object);
 
   g_clear_handle_id (&self->start_source, g_source_remove);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  g_clear_handle_id (&self->grace_source, g_source_remove);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   G_OBJECT_CLASS (ri_scheduler_parent_class)->dispose (object);
@@ -155,11 +179,14 @@ ri_scheduler_init (RiScheduler *self)
 /* Journal entries carry the job, index and registry as fields of their
  * own (journalctl REGINDEXER_INDEX=flatpak-amd64), not only in the text. */
 static void
-log_index (guint64 job, const RiIndexReport *report)
+log_index (guint64 job, const RiIndexReport *report, gboolean cancelled)
 {
   g_autofree char *job_text = g_strdup_printf ("%" G_GUINT64_FORMAT, job);
 
-  if (report->success)
+  /* A stop cancels the run on purpose: nothing to warn about. */
+  if (!report->success && cancelled)
+    g_debug ("Job %s: %s", job_text, report->error);
+  else if (report->success)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                       "REGINDEXER_JOB", job_text,
                       "REGINDEXER_INDEX", report->name,
@@ -176,6 +203,12 @@ log_index (guint64 job, const RiIndexReport *report)
                       "MESSAGE", "Job %s: %s", job_text, report->error);
 }
 
+static gboolean
+run_cancelled (RiScheduler *self)
+{
+  return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable);
+}
+
 static void
 index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_data)
 {
@@ -183,7 +216,7 @@ index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_da
   RiIndexStatus *status = ri_scheduler_get_index_status (self, report->name);
   gint64 now = g_get_real_time ();
 
-  log_index (self->current ? self->current->id : 0, report);
+  log_index (self->current ? self->current->id : 0, report, run_cancelled (self));
 
   if (report->success)
     {
@@ -256,6 +289,7 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(RiRunReport) report = ri_indexer_run_finish (RI_INDEXER (source), result, &error);
   g_autoptr(Job) job = g_steal_pointer (&self->current);
   GString *errors = g_string_new (NULL);
+  gboolean cancelled = run_cancelled (self) || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   g_clear_object (&self->cancellable);
   if (report != NULL)
@@ -279,6 +313,8 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     if (report != NULL && report->success)
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "REGINDEXER_JOB", job_text,
                         "MESSAGE", "Job %s: %s", job_text, report->message);
+    else if (cancelled)
+      g_debug ("Job %s cancelled: %s", job_text, self->last_error);
     else
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "REGINDEXER_JOB", job_text,
                         "MESSAGE", "Job %s failed: %s", job_text, self->last_error);
@@ -289,9 +325,13 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   if (self->shutting_down)
-    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
-  else if (self->pending != NULL || self->refreshes->len > 0)
-    schedule_start (self);
+    emit_drained (self);
+  else
+    {
+      schedule_retry (self, report == NULL || !report->success);
+      if (self->pending != NULL || self->refreshes->len > 0)
+        schedule_start (self);
+    }
 }
 
 /* The job waiting longest: a run or a refresh. */
@@ -423,7 +463,7 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
       g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
       return 0;
     }
-  if (!ri_indexer_check_names (self->config, names, error))
+  if (!ri_config_check_index_names (self->config, names, error))
     return 0;
 
   /* A run of everything covers the refreshes waiting: it starts later. */
@@ -495,17 +535,140 @@ ri_scheduler_refresh (RiScheduler *self, const char *registry, const char *repos
   return job->id;
 }
 
+/* The configured indexes the last run of each left failed (transfer
+ * full), or NULL when there are none. */
+static GStrv
+failed_indexes (RiScheduler *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  guint count = 0;
+
+  for (guint i = 0; i < self->config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (self->config->indexes, i);
+      RiIndexStatus *status = g_hash_table_lookup (self->index_status, index->name);
+
+      if (status != NULL && status->last_error != NULL)
+        {
+          g_strv_builder_add (builder, index->name);
+          count++;
+        }
+    }
+  return count > 0 ? g_strv_builder_end (builder) : NULL;
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  RiScheduler *self = user_data;
+  g_auto(GStrv) failed = failed_indexes (self);
+  g_autoptr(GError) error = NULL;
+
+  self->retry_source = 0;
+  self->next_retry_us = 0;
+  if (failed == NULL || self->shutting_down)
+    return G_SOURCE_REMOVE;
+  {
+    g_autofree char *list = g_strjoinv (", ", failed);
+    guint64 job = ri_scheduler_request (self, (const char * const *) failed, &error);
+
+    if (job == 0)
+      g_warning ("Cannot retry %s: %s", list, error->message);
+    else
+      g_message ("Retrying %s after %u failed runs in a row: job %" G_GUINT64_FORMAT, list,
+                 self->failed_runs, job);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* How long after its @failed_runs-th failure in a row a run is retried. */
+guint
+ri_scheduler_retry_delay_s (guint failed_runs)
+{
+  guint delay_s = RETRY_FIRST_S;
+
+  for (guint i = 1; i < failed_runs && delay_s < RETRY_MAX_S; i++)
+    delay_s *= 2;
+  return MIN (delay_s, RETRY_MAX_S);
+}
+
+/* After each run: arms the retry of what is failed, or ends retrying. A
+ * run that succeeded while others remain failed leaves the retry due. */
+static void
+schedule_retry (RiScheduler *self, gboolean run_failed)
+{
+  g_auto(GStrv) failed = failed_indexes (self);
+  guint delay_s;
+
+  if (failed == NULL)
+    {
+      self->failed_runs = 0;
+      self->next_retry_us = 0;
+      g_clear_handle_id (&self->retry_source, g_source_remove);
+      return;
+    }
+  if (!run_failed && self->retry_source != 0)
+    return;
+  self->failed_runs++;
+  delay_s = ri_scheduler_retry_delay_s (self->failed_runs);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  self->retry_source = g_timeout_add_seconds (delay_s, retry_cb, self);
+  self->next_retry_us = g_get_real_time () + delay_s * G_USEC_PER_SEC;
+  g_info ("Retrying the failed indexes in %u s", delay_s);
+}
+
+static void
+emit_drained (RiScheduler *self)
+{
+  g_clear_handle_id (&self->grace_source, g_source_remove);
+  if (self->drained)
+    return;
+  self->drained = TRUE;
+  g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+}
+
+static gboolean
+grace_cb (gpointer user_data)
+{
+  RiScheduler *self = user_data;
+
+  self->grace_source = 0;
+  g_warning ("The run did not end within %d ms of being cancelled: stopping without waiting for it",
+             SHUTDOWN_GRACE_MS);
+  emit_drained (self);
+  return G_SOURCE_REMOVE;
+}
+
 void
 ri_scheduler_shutdown (RiScheduler *self)
 {
+  if (self->shutting_down)
+    return;
   self->shutting_down = TRUE;
   g_clear_handle_id (&self->start_source, g_source_remove);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  self->next_retry_us = 0;
   g_clear_pointer (&self->pending, job_free);
   g_ptr_array_set_size (self->refreshes, 0);
   if (self->current != NULL)
-    g_cancellable_cancel (self->cancellable);
+    {
+      g_cancellable_cancel (self->cancellable);
+      self->grace_source = g_timeout_add (SHUTDOWN_GRACE_MS, grace_cb, self);
+    }
   else
-    g_signal_emit (self, signals[SIGNAL_DRAINED], 0);
+    emit_drained (self);
+}
+
+gint64
+ri_scheduler_get_next_retry (RiScheduler *self)
+{
+  return self->next_retry_us;
+}
+
+guint
+ri_scheduler_get_failed_runs (RiScheduler *self)
+{
+  return self->failed_runs;
 }
 
 gboolean

@@ -42,5 +42,8 @@ RiRunReport   *ri_scheduler_get_last_report  (RiScheduler        *self);
 const char    *ri_scheduler_get_last_error   (RiScheduler        *self);
 RiIndexStatus *ri_scheduler_get_index_status (RiScheduler        *self,
                                               const char         *name);
+gint64         ri_scheduler_get_next_retry   (RiScheduler        *self);
+guint          ri_scheduler_get_failed_runs  (RiScheduler        *self);
+guint          ri_scheduler_retry_delay_s    (guint               failed_runs);
 
 G_END_DECLS

@@ -1018,6 +1018,49 @@ ri_config_load_file (const char *path, GError **error)
   return ri_config_load_data (contents, length, path, base_dir, error);
 }
 
+/* The one way the daemon and the CLI read their configuration: each
+ * warning goes to @warn (or the log, when NULL) before the caller sees
+ * the result, so no caller can forget them. */
+RiConfig *
+ri_config_load_file_warn (const char          *path,
+                          RiConfigWarningFunc  warn,
+                          gpointer             user_data,
+                          GError             **error)
+{
+  RiConfig *config = ri_config_load_file (path, error);
+
+  for (guint i = 0; config != NULL && config->warnings[i]; i++)
+    {
+      if (warn != NULL)
+        warn (config->warnings[i], user_data);
+      else
+        g_warning ("%s", config->warnings[i]);
+    }
+  return config;
+}
+
+/* Whether every one of @names (NULL or empty: all) is a configured index;
+ * the error lists the ones there are. */
+gboolean
+ri_config_check_index_names (RiConfig *config, const char * const *names, GError **error)
+{
+  for (guint i = 0; names != NULL && names[i]; i++)
+    if (ri_config_get_index (config, names[i]) == NULL)
+      {
+        g_autoptr(GString) known = g_string_new (NULL);
+        for (guint j = 0; j < config->indexes->len; j++)
+          {
+            RiIndexConfig *index = g_ptr_array_index (config->indexes, j);
+            g_string_append_printf (known, "%s'%s'", j ? ", " : "", index->name);
+          }
+        g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
+                     "There is no index '%s' in %s; the configured indexes are %s",
+                     names[i], config->path, known->str);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 RiIndexConfig *
 ri_config_get_index (RiConfig *config, const char *name)
 {

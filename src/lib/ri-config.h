@@ -86,6 +86,15 @@ RiConfig      *ri_config_load_data  (const char *data,
                                      const char *origin,
                                      const char *base_dir,
                                      GError    **error);
+typedef void (*RiConfigWarningFunc) (const char *warning,
+                                     gpointer    user_data);
+RiConfig      *ri_config_load_file_warn (const char          *path,
+                                         RiConfigWarningFunc  warn,
+                                         gpointer             user_data,
+                                         GError             **error);
+gboolean       ri_config_check_index_names (RiConfig           *config,
+                                            const char * const *names,
+                                            GError            **error);
 RiConfig      *ri_config_ref        (RiConfig   *config);
 void           ri_config_unref      (RiConfig   *config);
 RiIndexConfig *ri_config_get_index  (RiConfig   *config,

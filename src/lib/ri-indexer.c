@@ -172,26 +172,6 @@ ri_indexer_new (RiContentCache *cache)
   return self;
 }
 
-gboolean
-ri_indexer_check_names (RiConfig *config, const char * const *names, GError **error)
-{
-  for (guint i = 0; names != NULL && names[i]; i++)
-    if (ri_config_get_index (config, names[i]) == NULL)
-      {
-        g_autoptr(GString) known = g_string_new (NULL);
-        for (guint j = 0; j < config->indexes->len; j++)
-          {
-            RiIndexConfig *index = g_ptr_array_index (config->indexes, j);
-            g_string_append_printf (known, "%s'%s'", j ? ", " : "", index->name);
-          }
-        g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
-                     "There is no index '%s' in %s; the configured indexes are %s",
-                     names[i], config->path, known->str);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 static void
 finish_run (GTask *task)
 {
@@ -320,8 +300,7 @@ registry_done (GTask *task, GPtrArray *reports)
     {
       RiIndexReport *report = g_ptr_array_index (reports, i);
 
-      if (!report->success)
-        g_warning ("%s", report->error);
+      /* Failures are the caller's to log, once. */
       g_ptr_array_add (run->report->indexes, report);
       g_signal_emit (run->self, signals[SIGNAL_INDEX_DONE], 0, report);
     }
@@ -435,7 +414,7 @@ start_run (RiIndexer          *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ri_indexer_run_async);
 
-  if (!ri_indexer_check_names (config, names, &error))
+  if (!ri_config_check_index_names (config, names, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

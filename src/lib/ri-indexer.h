@@ -41,8 +41,5 @@ void         ri_indexer_get_progress (RiIndexer         *self,
 RiRegistryModel *ri_indexer_get_model (RiIndexer       *self,
                                        const char      *index,
                                        guint64         *generation);
-gboolean     ri_indexer_check_names (RiConfig           *config,
-                                     const char * const *names,
-                                     GError            **error);
 
 G_END_DECLS
