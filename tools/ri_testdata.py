@@ -416,10 +416,50 @@ http:
 %(tls)s%(extra)s"""
 
 
+_PORT_LOCKS = []  # (fd) held until this process ends, however it ends
+
+
+def _port_range():
+    """Ports below the kernel's ephemeral range, so that no bind(0) and no
+    outgoing connection is ever handed one of them."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(11000, low)
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port reserved for this process: a lock file per port
+    (flock, so released even on SIGKILL) keeps parallel tests from ever
+    being handed the same one, and this process never hands it out twice.
+    Binding it checks that nothing else listens there."""
+    import fcntl
+    import random
+    import tempfile
+
+    lock_dir = os.path.join(tempfile.gettempdir(), "regindexer-test-ports")
+    os.makedirs(lock_dir, exist_ok=True)
+    low, high = _port_range()
+    start = random.randrange(low, high)
+    for i in range(high - low):
+        port = low + (start - low + i) % (high - low)
+        fd = os.open(os.path.join(lock_dir, str(port)), os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                os.close(fd)
+                continue
+        _PORT_LOCKS.append(fd)
+        return port
+    raise RuntimeError("no free loopback port between %d and %d" % (low, high))
 
 
 class Registry:

@@ -26,9 +26,9 @@
  *
  * A run that leaves indexes failed (a registry down, a disk full) is
  * followed by a run of those indexes alone, without waiting for anyone to
- * ask: RETRY_FIRST_S after the first failure, twice as long after each
- * failure in a row, at most RETRY_MAX_S; any run that leaves no index
- * failed ends it.
+ * ask: daemon: retry_delay after the first failure, twice as long after
+ * each failure in a row, at most RETRY_MAX_S (or retry_delay if larger);
+ * any run that leaves no index failed ends it.
  *
  * Nothing here waits on its own: the only waits are the start and retry
  * timers, which shutdown removes, and the run, which it cancels; if the
@@ -44,7 +44,6 @@
  */
 
 
-#define RETRY_FIRST_S 2
 #define RETRY_MAX_S 600
 #define SHUTDOWN_GRACE_MS 500
 
@@ -581,15 +580,17 @@ retry_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* How long after its @failed_runs-th failure in a row a run is retried. */
+/* How long after its @failed_runs-th failure in a row a run is retried,
+ * the first retry @first_s after the first failure. */
 guint
-ri_scheduler_retry_delay_s (guint failed_runs)
+ri_scheduler_retry_delay_s (guint first_s, guint failed_runs)
 {
-  guint delay_s = RETRY_FIRST_S;
+  guint max_s = MAX (first_s, RETRY_MAX_S);
+  guint delay_s = first_s;
 
-  for (guint i = 1; i < failed_runs && delay_s < RETRY_MAX_S; i++)
+  for (guint i = 1; i < failed_runs && delay_s < max_s; i++)
     delay_s *= 2;
-  return MIN (delay_s, RETRY_MAX_S);
+  return MIN (delay_s, max_s);
 }
 
 /* After each run: arms the retry of what is failed, or ends retrying. A
@@ -600,7 +601,7 @@ schedule_retry (RiScheduler *self, gboolean run_failed)
   g_auto(GStrv) failed = failed_indexes (self);
   guint delay_s;
 
-  if (failed == NULL)
+  if (failed == NULL || self->config->daemon.retry_delay_s == 0)
     {
       self->failed_runs = 0;
       self->next_retry_us = 0;
@@ -610,7 +611,7 @@ schedule_retry (RiScheduler *self, gboolean run_failed)
   if (!run_failed && self->retry_source != 0)
     return;
   self->failed_runs++;
-  delay_s = ri_scheduler_retry_delay_s (self->failed_runs);
+  delay_s = ri_scheduler_retry_delay_s (self->config->daemon.retry_delay_s, self->failed_runs);
   g_clear_handle_id (&self->retry_source, g_source_remove);
   self->retry_source = g_timeout_add_seconds (delay_s, retry_cb, self);
   self->next_retry_us = g_get_real_time () + delay_s * G_USEC_PER_SEC;

@@ -44,6 +44,7 @@ RiIndexStatus *ri_scheduler_get_index_status (RiScheduler        *self,
                                               const char         *name);
 gint64         ri_scheduler_get_next_retry   (RiScheduler        *self);
 guint          ri_scheduler_get_failed_runs  (RiScheduler        *self);
-guint          ri_scheduler_retry_delay_s    (guint               failed_runs);
+guint          ri_scheduler_retry_delay_s    (guint               first_s,
+                                              guint               failed_runs);
 
 G_END_DECLS

@@ -38,7 +38,7 @@ static const char *const index_keys[] = {
 };
 static const char *const daemon_keys[] = {
   "topic_prefix", "environment", "endpoints", "topics",
-  "reconnect_interval", "max_message_size", "coalesce_delay", "http", NULL
+  "reconnect_interval", "max_message_size", "coalesce_delay", "retry_delay", "http", NULL
 };
 static const char *const http_keys[] = {
   "listen", "serve", "max_age", "events", "events_token_file", "max_event_size", NULL
@@ -590,6 +590,7 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
 
   /* 0 is a valid setting, so the default is set before reading. */
   daemon->coalesce_delay_ms = 200;
+  daemon->retry_delay_s = 10;
 
   if (node != NULL)
     {
@@ -633,6 +634,12 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
           if (!get_uint (loader, value, "coalesce_delay", 0, 60000, &number, error))
             return FALSE;
           daemon->coalesce_delay_ms = number;
+        }
+      if ((value = mapping_get (loader, node, "retry_delay")) != NULL)
+        {
+          if (!get_uint (loader, value, "retry_delay", 0, 3600, &number, error))
+            return FALSE;
+          daemon->retry_delay_s = number;
         }
       if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
         {

@@ -61,6 +61,7 @@ typedef struct {
   guint reconnect_interval_ms;
   gsize max_message_size;
   guint coalesce_delay_ms;        /* quiet time before a run starts */
+  guint retry_delay_s;            /* first retry of a failed run; 0: never */
   RiHttpConfig http;
 } RiDaemonConfig;
 

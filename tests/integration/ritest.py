@@ -40,11 +40,43 @@ def fresh_cache_dir():
 
 
 def skip_or_fail(reason):
-    """CI sets REGINDEXER_TESTS_NO_SKIP=1: a missing dependency there is a
-    broken CI set-up, never a silently skipped test."""
+    """The one way a test skips. CI sets REGINDEXER_TESTS_NO_SKIP=1: a
+    missing dependency there is a broken CI set-up, never a silently
+    skipped test."""
     if os.environ.get("REGINDEXER_TESTS_NO_SKIP"):
         raise RuntimeError(reason + " (and REGINDEXER_TESTS_NO_SKIP is set)")
     raise unittest.SkipTest(reason)
+
+
+def require_root(reason):
+    """For cases that need root (CI runs as root, so they run there)."""
+    if os.geteuid() != 0:
+        skip_or_fail("needs root: " + reason)
+
+
+UNPRIVILEGED_USER = "nobody"
+
+
+def unprivileged_command():
+    """The argv prefix that runs a command without privileges: nothing when
+    not root, setpriv to nobody when root (as in CI), so that cases about
+    permissions run either way."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        skip_or_fail("setpriv is not installed (needed to drop root)")
+    import pwd
+    user = pwd.getpwnam(UNPRIVILEGED_USER)
+    return [setpriv, "--reuid=%d" % user.pw_uid, "--regid=%d" % user.pw_gid, "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def open_to_unprivileged(*paths):
+    """Lets the unprivileged user reach PATHS (directories of a test's own):
+    temporary directories are 0700."""
+    for path in paths:
+        os.chmod(path, os.stat(path).st_mode | 0o755)
 
 
 def skip_unless_registry():
@@ -52,7 +84,7 @@ def skip_unless_registry():
         skip_or_fail("docker-registry is not installed")
 
 
-def run_cli(*args, env=None, timeout=COMMAND_TIMEOUT, check=None):
+def run_cli(*args, env=None, timeout=COMMAND_TIMEOUT, check=None, unprivileged=False):
     full_env = dict(os.environ)
     full_env.setdefault("LC_ALL", "C.UTF-8")
     # The daemon path is chosen only when asked; tests of the in-process
@@ -62,7 +94,13 @@ def run_cli(*args, env=None, timeout=COMMAND_TIMEOUT, check=None):
     full_env["XDG_CACHE_HOME"] = fresh_cache_dir()
     if env:
         full_env.update(env)
-    result = subprocess.run([CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    prefix = []
+    if unprivileged:
+        prefix = unprivileged_command()
+        if prefix:
+            open_to_unprivileged(_CACHE_ROOT)
+            os.chmod(full_env["XDG_CACHE_HOME"], 0o777)
+    result = subprocess.run(prefix + [CLI] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, env=full_env, timeout=timeout, text=True)
     if check is not None and result.returncode != check:
         raise AssertionError("regindexer %s exited %d, not %d\nstdout:\n%s\nstderr:\n%s" % (
@@ -182,11 +220,9 @@ class StubServer(LoopbackServer):
 
 
 def closed_port_url():
-    """A loopback URL nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return "http://127.0.0.1:%d" % port
+    """A loopback URL nothing listens on: a port reserved for this process
+    (ri_testdata.free_port), so no parallel test starts a server there."""
+    return "http://127.0.0.1:%d" % ri_testdata.free_port()
 
 
 def wait_for(predicate, timeout=30, interval=0.05, message="condition"):
@@ -199,8 +235,30 @@ def wait_for(predicate, timeout=30, interval=0.05, message="condition"):
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
 
 
+def _cases(suite):
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _cases(test)
+        else:
+            yield test
+
+
 def main():
-    unittest.main(verbosity=2)
+    """Runs the cases named on the command line (Class.test_name), or all.
+    --list prints the cases, one a line, for tests/meson.build (one meson
+    test per case). Exits 77, meson's skip, when every case run skipped."""
+    if sys.argv[1:] == ["--list"]:
+        suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])
+        for test in _cases(suite):
+            print(test.id().split(".", 1)[1])
+        return
+    program = unittest.main(verbosity=2, exit=False)
+    result = program.result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    # (A class skipped in setUpClass counts one skip and no case run.)
+    if result.skipped and len(result.skipped) >= result.testsRun:
+        sys.exit(77)
 
 
 # --- D-Bus: a private bus, the daemon, and a client that records signals ---
