@@ -43,7 +43,8 @@ class DaemonTest(ritest.DaemonTestCase):
         job = self.client.reindex()
         self.assertEqual(job, 2)
         finished = self.client.wait_finished(job)
-        self.assertEqual(finished[1:3], (True, "2 indexes written (0 changed) in %s" % finished[2].split(" in ")[1]))
+        self.assertTrue(finished[1], finished)
+        self.assertRegex(finished[2], r"^2 indexes written \(0 changed\) in \d+\.\d s$")
         names = [(name, args) for _, name, args in self.client.signals if name != "PropertiesChanged"]
         self.assertEqual(names[0], ("ReindexStarted", (job, ["flatpak", "all"])))
         self.assertEqual(sorted(n[1] for n in names[1:3]),
@@ -262,7 +263,8 @@ class DaemonTest(ritest.DaemonTestCase):
 
 
 class DaemonKillTest(ritest.DaemonTestCase):
-    """With a registry of its own: it pushes new content every round."""
+    """With a registry of its own (behind a proxy that counts requests): it
+    pushes new content every round."""
 
     @classmethod
     def setUpClass(cls):
@@ -273,9 +275,24 @@ class DaemonKillTest(ritest.DaemonTestCase):
         """Killed at any moment of a run, the daemon leaves each index either
         as it was or completely new, never a mix."""
         import random
+        import services
+        proxy = services.FaultProxy(self.registry.port)
+        self.addCleanup(proxy.close)
         config = ("indexes:\n  big:\n    output: out/big.json\n    registry: %s\n    tags: ['*']\n"
-                  "daemon:\n  coalesce_delay: 1\n" % self.registry.url)
+                  "daemon:\n  coalesce_delay: 1\n" % proxy.url)
         self.start_daemon(config)
+
+        def name_owned():
+            result = self.client.connection.call_sync(
+                "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+                self.client.GLib.Variant("(s)", (ritest.DBUS_NAME,)), None,
+                self.client.Gio.DBusCallFlags.NONE, 5000, None)
+            # The bus delivers in order: every signal the daemon sent is
+            # queued here before this reply. Handle them.
+            context = self.client.GLib.MainContext.default()
+            while context.iteration(False):
+                pass
+            return result.unpack()[0]
 
         def expected():
             path = self.write_config(config.replace("out/big.json", "expected/big.json"), name="expected.yaml")
@@ -284,6 +301,7 @@ class DaemonKillTest(ritest.DaemonTestCase):
                 return f.read()
 
         rng = random.Random(1234)
+        killed_mid_run = []
         for round_ in range(6):
             with open(self.path("out", "big.json"), "rb") as f:
                 old = f.read()
@@ -291,15 +309,27 @@ class DaemonKillTest(ritest.DaemonTestCase):
                        for i in range(40)])
             new = expected()
             self.assertNotEqual(old, new)
+            # Killed after the run made this many requests: a run takes
+            # some 85 (the tags and manifest of 40 new repositories, and
+            # more), so kills land anywhere in the scan up to near its end.
+            kill_after = rng.randint(1, 75)
+            before = len(proxy.requests)
+            # (Job ids start again with each daemon.)
+            self.client.signals.clear()
             job = self.client.reindex()
-            self.client.iterate_until(lambda: any(n == "ReindexStarted" and a[0] == job
-                                                  for _, n, a in self.client.signals), message="the run")
-            import time as clock
-            clock.sleep(rng.uniform(0, 0.3))
+            self.client.iterate_until(lambda: self.client.finished(job) or
+                                      len(proxy.requests) - before >= kill_after,
+                                      message="%d requests" % kill_after)
             self.daemon.process.kill()
             self.daemon.process.wait(timeout=30)
+            self.client.iterate_until(lambda: not name_owned(), message="the name to go")
+            mid_run = self.client.finished(job) is None
+            killed_mid_run.append(mid_run)
             with open(self.path("out", "big.json"), "rb") as f:
-                self.assertIn(f.read(), (old, new), "round %d: a mix of old and new" % round_)
+                content = f.read()
+            self.assertIn(content, (old, new), "round %d: a mix of old and new" % round_)
+            print("round %d: killed after %d requests, %s" % (round_, len(proxy.requests) - before,
+                  "mid-run" if mid_run else "after the run"))
             # Restart; the start-up run must bring the new index.
             self.daemon.log.close()
             self.daemon = ritest.Daemon(self.bus, self.config_path, self.path("daemon-%d.log" % round_))
@@ -307,6 +337,8 @@ class DaemonKillTest(ritest.DaemonTestCase):
             self.client.wait_idle()
             with open(self.path("out", "big.json"), "rb") as f:
                 self.assertEqual(f.read(), new)
+        # Otherwise the rounds prove nothing about a kill during a run.
+        self.assertGreaterEqual(killed_mid_run.count(True), 3, killed_mid_run)
 
 
 if __name__ == "__main__":

@@ -137,10 +137,20 @@ class FedmsgTest(ritest.DaemonTestCase):
         self.assertEqual(status["ignored"], 3)
         self.assertEqual(status["malformed"], 7)
         self.assertEqual(status["matched"], 0)
-        time.sleep(0.5)  # anything that would start a run has started by now (settle is 200 ms)
-        self.client.iterate_until(lambda: True)
+        # A message that asks for a run queues it as it is handled, so by
+        # the time the counters say every message was handled, a run would
+        # be pending (or going, or over): none is, and the start-up run is
+        # still the last.
+        full = self.client.status()
+        self.assertEqual((full["state"], full["current-job"], full["pending-job"], full["last-job"]),
+                         ("idle", 0, 0, 1))
+        self.client.wait_idle()
         self.assertEqual(self.runs_started(), [])
-        self.assertEqual(self.client.status()["state"], "idle")
+        # The next job id is still 2: none was handed out meanwhile.
+        self.publisher.send(TOPIC, body())
+        self.wait_received(status["received"] + 1)
+        job = self.client.iterate_until(lambda: self.runs_started(), message="a run")[0]
+        self.assertEqual(job, 2)
         output = self.daemon.output()
         self.assertIn("Dropping a malformed fedmsg message: 1 frames, not 2", output)
         self.assertIn("Dropping a malformed fedmsg message: 3 frames, not 2", output)
