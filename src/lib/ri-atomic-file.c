@@ -46,7 +46,10 @@ ri_atomic_file_new (const char *path, int mode, GError **error)
   file->fd = g_mkstemp_full (file->tmp_path, O_WRONLY | O_CLOEXEC, mode);
   if (file->fd < 0)
     {
-      set_errno_error (error, errno, "create a temporary file in", directory);
+      /* Named after the file wanted: that is what the reader looks for. */
+      int saved_errno = errno;
+      g_set_error (error, RI_ERROR, RI_ERROR_WRITE, "Cannot write '%s' (no temporary file in '%s'): %s",
+                   path, directory, g_strerror (saved_errno));
       g_clear_pointer (&file->tmp_path, g_free);
       ri_atomic_file_free (file);
       return NULL;

@@ -40,8 +40,7 @@ SYSTEM_LIKE_BUS = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus C
 
 class PolicyTest(ritest.TempDirTestCase):
     def test_policy_is_valid_and_enforced(self):
-        if os.geteuid() != 0:
-            self.skipTest("enforcement is checked as root against user 'nobody'")
+        ritest.require_root("enforcement is checked as root against user 'nobody'")
         if not shutil.which("setpriv"):
             ritest.skip_or_fail("setpriv is not installed")
         os.chmod(self.tmp, 0o755)
