@@ -419,8 +419,8 @@ class Client:
             pass
 
 
-class DaemonTestCase(RegistryTestCase):
-    """A registry for the class; a bus, a daemon and a client for each test."""
+class DaemonMixin:
+    """A bus, a daemon and a client for each test."""
 
     def start_daemon(self, config_text, extra_args=(), wait=True, extra_env=None):
         self.config_path = self.write_config(config_text)
@@ -442,3 +442,12 @@ class DaemonTestCase(RegistryTestCase):
         # Criticals abort the daemon (G_DEBUG=fatal-criticals); say so.
         if "CRITICAL" in output or status not in (0, None):
             raise AssertionError("regindexer-daemon exited %s:\n%s" % (status, output))
+
+
+class DaemonTestCase(DaemonMixin, RegistryTestCase):
+    """A registry for the class; a bus, a daemon and a client for each test."""
+
+
+class BareDaemonTestCase(DaemonMixin, TempDirTestCase):
+    """A bus, a daemon and a client for each test, and no registry: the
+    test brings its own (one that is down at first, say)."""

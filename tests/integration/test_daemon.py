@@ -341,5 +341,63 @@ class DaemonKillTest(ritest.DaemonTestCase):
         self.assertGreaterEqual(killed_mid_run.count(True), 3, killed_mid_run)
 
 
+class DaemonRetryTest(ritest.BareDaemonTestCase):
+    """A registry that is down when the daemon starts, and up later."""
+
+    def test_failed_run_is_retried_until_the_registry_is_up(self):
+        import http.client
+        ritest.skip_unless_registry()
+        port = ri_testdata.free_port()
+        http_port = ri_testdata.free_port()
+        url = "http://127.0.0.1:%d" % port
+        self.start_daemon("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n"
+                          "daemon:\n  retry_delay: 1\n  http:\n    listen: ['127.0.0.1:%d']\n"
+                          "    serve:\n      /: all\n" % (url, http_port), wait=False)
+        self.client.wait_for_name()
+
+        def live_status():
+            connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+            try:
+                connection.request("GET", "/index/static")
+                response = connection.getresponse()
+                return response.status, response.read()
+            finally:
+                connection.close()
+
+        # The start-up run fails, and is retried by itself, each time later.
+        self.assertFalse(self.client.wait_finished(1)[1])
+        status = self.client.status()
+        self.assertEqual(status["failed-runs"], 1)
+        self.assertGreaterEqual(status["next-retry"], status["last-finished"] + 1000000)
+        self.assertFalse(self.client.wait_finished(2)[1])
+        status = self.client.status()
+        self.assertEqual(status["failed-runs"], 2)
+        self.assertGreaterEqual(status["next-retry"], status["last-finished"] + 2000000)
+        self.assertEqual(live_status()[0], 503)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
+        registry = ri_testdata.Registry(self.path("registry"))
+        registry.start(port=port)
+        self.addCleanup(registry.stop)
+        ri_testdata.push(url, {"images": [{"repository": "back/up", "tags": ["latest"], "labels": {}}]})
+
+        # No Reindex, no notification: a retry brings both.
+        self.client.iterate_until(
+            lambda: any(name == "ReindexFinished" and args[1] for _, name, args in self.client.signals),
+            timeout=120, message="a successful retry")
+        document, _ = self.load("out", "all.json")
+        self.assertEqual([r["Name"] for r in document["Results"]], ["back/up"])
+        status, body = live_status()
+        self.assertEqual(status, 200, body)
+        self.assertEqual([r["Name"] for r in json.loads(body)["Results"]], ["back/up"])
+        self.client.wait_idle()
+        status = self.client.status()
+        self.assertEqual((status["failed-runs"], status["next-retry"]), (0, 0))
+        self.assertTrue(status["last-success"])
+        # The retries stop with success: nothing else is queued.
+        self.assertEqual(status["pending-job"], 0)
+        self.assertIn("Retrying all after 1 failed runs in a row", self.daemon.output())
+
+
 if __name__ == "__main__":
     ritest.main()
