@@ -165,6 +165,22 @@ class DaemonTest(ritest.DaemonTestCase):
                                   message="the reload to be refused")
         self.assertIn("extra", self.client.status()["indexes"])
 
+        # A file that cannot be read is refused the same way.
+        os.rename(self.config_path, self.config_path + ".away")
+        name, message = self.client.call_error("Reload")
+        self.assertEqual(name, "org.regindexer.Indexer.Error.Config")
+        self.assertIn(self.config_path, message)
+        self.assertIn("extra", self.client.status()["indexes"])
+        os.rename(self.config_path + ".away", self.config_path)
+
+    def test_status_keys_of_unconfigured_parts(self):
+        """fedmsg and http are there only when configured, as the XML says."""
+        self.start_daemon(self.config())
+        status = self.client.status()
+        self.assertNotIn("fedmsg", status)
+        self.assertNotIn("http", status)
+        self.assertEqual((status["next-retry"], status["failed-runs"]), (0, 0))
+
     def test_second_daemon_and_replace(self):
         self.start_daemon(self.config())
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address)
@@ -208,6 +224,41 @@ class DaemonTest(ritest.DaemonTestCase):
         with open(self.path("out", "slow.json")) as f:
             self.assertEqual(f.read(), OLD)
         self.assertEqual(os.listdir(self.path("out")), ["slow.json"])
+
+    def test_sigterm_does_not_wait_for_a_stalled_registry(self):
+        """A registry that never answers (and a time-out far away) must not
+        hold the stop up: the run is cancelled, not waited for."""
+        import threading
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def stall(path):
+            if path.startswith("/v2/_catalog"):
+                return 200, {"Content-Type": "application/json"}, b'{"repositories": ["r"]}'
+            release.wait(300)
+            return 503, {}, b""
+
+        stub = ritest.StubServer(stall)
+        self.addCleanup(stub.close)
+        self.start_daemon("registries:\n  %s:\n    timeout: 300\n    retries: 0\n"
+                          "indexes:\n  stalled:\n    output: out/stalled.json\n    registry: %s\n"
+                          % (stub.url, stub.url), wait=False)
+        self.client.wait_for_name()
+        self.client.iterate_until(lambda: any(p.startswith("/v2/r/") for p in stub.requests),
+                                  message="a request that stalls")
+        self.daemon.process.send_signal(signal.SIGTERM)
+        # Far less than the registry's time-out, and the stalled request is
+        # only let go after the daemon is gone.
+        self.assertEqual(self.daemon.process.wait(timeout=20), 0)
+        self.assertFalse(release.is_set())
+        self.client.iterate_until(lambda: self.client.finished(1), timeout=10, message="ReindexFinished(1)")
+        self.assertFalse(self.client.finished(1)[1])
+        output = self.daemon.output()
+        # Cancelled on purpose: logged at debug level, never as a warning,
+        # and the run returned (no stop without it).
+        warnings = [line for line in output.splitlines() if "WARNING" in line]
+        self.assertEqual(warnings, [])
+        self.assertIn("cancelled", output)
 
     def test_busctl(self):
         if not shutil.which("busctl"):
