@@ -196,11 +196,11 @@ ri_daemon_reload (RiDaemon *self, GError **error)
   self->config = ri_config_ref (config);
   if (self->scheduler != NULL)
     ri_scheduler_set_config (self->scheduler, config);
-  if (self->scheduler != NULL && !set_up_fedmsg (self, config, &local_error))
+  /* While stopping, nothing new is started: no subscription, no listener. */
+  if (self->scheduler != NULL && !self->stopping && !set_up_fedmsg (self, config, &local_error))
     g_warning ("Keeping the previous fedmsg subscription: %s", local_error->message);
   g_clear_error (&local_error);
-  /* (None while stopping.) */
-  if (self->http != NULL && !ri_http_server_listen (self->http, config, &local_error))
+  if (self->http != NULL && !self->stopping && !ri_http_server_listen (self->http, config, &local_error))
     g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s",
                local_error->message);
   g_message ("Reloaded the configuration from '%s' (%u indexes)", self->config_path, config->indexes->len);
