@@ -594,27 +594,31 @@ ri_scheduler_retry_delay_s (guint first_s, guint failed_runs)
 }
 
 /* After each run: arms the retry of what is failed, or ends retrying. A
- * run that succeeded while others remain failed leaves the retry due. */
+ * run that succeeded while others remain failed changes nothing: their
+ * retry is due already, or queued (retry_cb queues it as a request). */
 static void
 schedule_retry (RiScheduler *self, gboolean run_failed)
 {
   g_auto(GStrv) failed = failed_indexes (self);
   guint delay_s;
 
-  if (failed == NULL || self->config->daemon.retry_delay_s == 0)
+  if (failed == NULL)
     {
       self->failed_runs = 0;
       self->next_retry_us = 0;
       g_clear_handle_id (&self->retry_source, g_source_remove);
       return;
     }
-  if (!run_failed && self->retry_source != 0)
+  if (!run_failed)
     return;
   self->failed_runs++;
-  delay_s = ri_scheduler_retry_delay_s (self->config->daemon.retry_delay_s, self->failed_runs);
   g_clear_handle_id (&self->retry_source, g_source_remove);
+  self->next_retry_us = 0;
+  if (self->config->daemon.retry_delay_s == 0)
+    return; /* retrying is off */
+  delay_s = ri_scheduler_retry_delay_s (self->config->daemon.retry_delay_s, self->failed_runs);
   self->retry_source = g_timeout_add_seconds (delay_s, retry_cb, self);
-  self->next_retry_us = g_get_real_time () + delay_s * G_USEC_PER_SEC;
+  self->next_retry_us = g_get_real_time () + (gint64) delay_s * G_USEC_PER_SEC;
   g_info ("Retrying the failed indexes in %u s", delay_s);
 }
 

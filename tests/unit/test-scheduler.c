@@ -20,15 +20,16 @@ typedef struct {
   guint state_changes;
 } Fixture;
 
-#define CONFIG \
+#define INDEXES \
   "registries:\n" \
   "  http://127.0.0.1:1:\n" \
   "    retries: 0\n" \
   "indexes:\n" \
   "  a:\n    output: a.json\n    registry: http://127.0.0.1:1\n" \
   "  b:\n    output: b.json\n    registry: http://127.0.0.1:1\n" \
-  "  c:\n    output: c.json\n    registry: http://127.0.0.1:1\n" \
-  "daemon:\n  coalesce_delay: 10\n  retry_delay: 300\n"
+  "  c:\n    output: c.json\n    registry: http://127.0.0.1:1\n"
+#define CONFIG INDEXES "daemon:\n  coalesce_delay: 10\n  retry_delay: 300\n"
+#define CONFIG_NO_RETRY INDEXES "daemon:\n  coalesce_delay: 10\n  retry_delay: 0\n"
 
 static void
 job_started_cb (RiScheduler *scheduler, guint64 job, GStrv indexes, gpointer user_data)
@@ -210,6 +211,22 @@ test_a_failed_run_arms_a_retry (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_no_retry_when_off (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = ri_config_load_data (CONFIG_NO_RETRY, strlen (CONFIG_NO_RETRY), "test.yaml",
+                                                    fixture->dir, &error);
+
+  g_assert_no_error (error);
+  ri_scheduler_set_config (fixture->scheduler, config);
+  request (fixture, "a", NULL);
+  ITERATE_UNTIL (fixture->finished->len == 1);
+  /* Counted, but nothing is due. */
+  g_assert_cmpuint (ri_scheduler_get_failed_runs (fixture->scheduler), ==, 1);
+  g_assert_cmpint (ri_scheduler_get_next_retry (fixture->scheduler), ==, 0);
+}
+
+static void
 test_retry_back_off (void)
 {
   const guint expected[] = { 10, 20, 40, 80, 160, 320, 600, 600 };
@@ -270,6 +287,7 @@ main (int argc, char **argv)
   ADD ("/scheduler/coalesce/everything", test_a_request_for_everything_covers_the_rest);
   ADD ("/scheduler/unknown-names", test_unknown_names_queue_nothing);
   ADD ("/scheduler/retry/armed", test_a_failed_run_arms_a_retry);
+  ADD ("/scheduler/retry/off", test_no_retry_when_off);
   g_test_add_func ("/scheduler/retry/back-off", test_retry_back_off);
   ADD ("/scheduler/shutdown/queued", test_shutdown_drops_what_is_queued);
   ADD ("/scheduler/shutdown/running", test_shutdown_cancels_the_run);
