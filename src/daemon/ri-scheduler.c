@@ -287,10 +287,14 @@ run_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(RiRunReport) report = ri_indexer_run_finish (RI_INDEXER (source), result, &error);
   g_autoptr(Job) job = g_steal_pointer (&self->current);
-  GString *errors = g_string_new (NULL);
+  GString *errors;
   gboolean cancelled = run_cancelled (self) || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
   g_clear_object (&self->cancellable);
+  /* Given up on at shutdown (grace_cb), which has said all there is. */
+  if (job == NULL)
+    return;
+  errors = g_string_new (NULL);
   if (report != NULL)
     for (guint i = 0; i < report->indexes->len; i++)
       {
@@ -638,8 +642,17 @@ grace_cb (gpointer user_data)
   RiScheduler *self = user_data;
 
   self->grace_source = 0;
-  g_warning ("The run did not end within %d ms of being cancelled: stopping without waiting for it",
-             SHUTDOWN_GRACE_MS);
+  if (self->current != NULL)
+    {
+      g_autoptr(Job) job = g_steal_pointer (&self->current);
+      g_autofree char *message = g_strdup_printf ("The run did not end within %d ms of being cancelled: "
+                                                  "stopped without it", SHUTDOWN_GRACE_MS);
+
+      g_warning ("Job %" G_GUINT64_FORMAT ": %s", job->id, message);
+      /* The job still ends, for whoever waits for it. */
+      g_signal_emit (self, signals[SIGNAL_JOB_FINISHED], 0, job->id, NULL, message);
+      g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+    }
   emit_drained (self);
   return G_SOURCE_REMOVE;
 }

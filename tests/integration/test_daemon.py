@@ -260,6 +260,26 @@ class DaemonTest(ritest.DaemonTestCase):
         self.assertEqual(warnings, [])
         self.assertIn("cancelled", output)
 
+    def test_sigterm_during_a_retry_after(self):
+        """A registry asking to come back in 50 s (429 Retry-After) must
+        not hold the stop up either: the daemon exits long before, and the
+        run still ends with ReindexFinished."""
+        import services
+        proxy = services.FaultProxy(self.registry.port)
+        self.addCleanup(proxy.close)
+        proxy.add(r"/tags/list", ("status", 429, {"Retry-After": "50"}), None)
+        self.start_daemon("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n" % proxy.url,
+                          wait=False)
+        self.client.wait_for_name()
+        self.client.iterate_until(lambda: "retrying in 50000 ms" in self.daemon.output(),
+                                  message="the back-off to start")
+        self.daemon.process.send_signal(signal.SIGTERM)
+        self.assertEqual(self.daemon.process.wait(timeout=20), 0)
+        self.client.iterate_until(lambda: self.client.finished(1), timeout=10, message="ReindexFinished(1)")
+        self.assertFalse(self.client.finished(1)[1])
+        # One per repository: none was asked again.
+        self.assertEqual(proxy.count(r"/tags/list"), 2)
+
     def test_busctl(self):
         if not shutil.which("busctl"):
             ritest.skip_or_fail("busctl is not installed")

@@ -81,6 +81,8 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
 static void
 fixture_tear_down (Fixture *fixture, gconstpointer data)
 {
+  /* A run given up on at shutdown may still hold the scheduler. */
+  g_signal_handlers_disconnect_by_data (fixture->scheduler, fixture);
   g_clear_object (&fixture->scheduler);
   /* What the cancelled or failed runs still hold goes with the context. */
   while (g_main_context_iteration (NULL, FALSE))
@@ -99,11 +101,11 @@ deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Drives the main context until @done says so; fails after 30 s. */
+/* Drives the main context until @done says so; fails after 20 s. */
 #define ITERATE_UNTIL(done)                                                  \
   G_STMT_START {                                                             \
     gboolean timed_out_ = FALSE;                                             \
-    guint deadline_ = g_timeout_add_seconds (30, deadline_cb, &timed_out_);  \
+    guint deadline_ = g_timeout_add_seconds (20, deadline_cb, &timed_out_);  \
     while (!(done) && !timed_out_)                                           \
       g_main_context_iteration (NULL, TRUE);                                 \
     if (!timed_out_)                                                         \
@@ -274,6 +276,75 @@ test_shutdown_cancels_the_run (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (ri_scheduler_get_next_retry (fixture->scheduler), ==, 0);
 }
 
+/* Whether the registry client said it backs off: the moment its wait
+ * starts, which nothing else shows. */
+static gboolean saw_back_off;
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        strstr (fields[i].value, "; retrying in 50000 ms") != NULL)
+      saw_back_off = TRUE;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* A registry that answers every request with 429 and Retry-After: 50, on
+ * a loopback port of its own. */
+static gboolean
+incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
+{
+  static const char answer[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 50\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+
+  g_output_stream_write_all (output, answer, strlen (answer), NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  *(guint *) user_data += 1;
+  return TRUE;
+}
+
+static void
+test_shutdown_does_not_wait_for_a_back_off (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiConfig) config = NULL;
+  g_autofree char *text = NULL;
+  guint requests = 0;
+  guint port;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), &requests);
+  text = g_strdup_printf ("registries:\n  http://127.0.0.1:%u:\n    retries: 2\n"
+                          "indexes:\n  a:\n    output: a.json\n    registry: http://127.0.0.1:%u\n"
+                          "daemon:\n  coalesce_delay: 10\n", port, port);
+  config = ri_config_load_data (text, strlen (text), "test.yaml", fixture->dir, &error);
+  g_assert_no_error (error);
+  ri_scheduler_set_config (fixture->scheduler, config);
+
+  saw_back_off = FALSE;
+  request (fixture, "a", NULL);
+  ITERATE_UNTIL (saw_back_off);
+  g_assert_cmpuint (requests, ==, 1);
+  /* The run now waits 50 s before asking again. A stop must not: the
+   * run ends (cancelled, or given up on) and the scheduler drains well
+   * before that (ITERATE_UNTIL gives up after 20 s). */
+  ri_scheduler_shutdown (fixture->scheduler);
+  ITERATE_UNTIL (fixture->drained == 1);
+  g_assert_cmpuint (fixture->finished->len, ==, 1);
+  g_assert_false (ri_scheduler_is_running (fixture->scheduler));
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -281,6 +352,7 @@ main (int argc, char **argv)
   /* Every run here fails, and the scheduler warns about each failure
    * (that is its job); criticals stay fatal. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_log_set_writer_func (log_writer, NULL, NULL);
 #define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/scheduler/coalesce/before-a-run", test_requests_before_a_run_coalesce);
   ADD ("/scheduler/coalesce/during-a-run", test_requests_during_a_run_join_one_follow_up);
@@ -291,5 +363,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/retry/back-off", test_retry_back_off);
   ADD ("/scheduler/shutdown/queued", test_shutdown_drops_what_is_queued);
   ADD ("/scheduler/shutdown/running", test_shutdown_cancels_the_run);
+  ADD ("/scheduler/shutdown/back-off", test_shutdown_does_not_wait_for_a_back_off);
   return g_test_run ();
 }
