@@ -11,6 +11,7 @@
 #include "ri-fedmsg-subscriber.h"
 #include "ri-http-server.h"
 #include "ri-indexer-service.h"
+#include "ri-model-keeper.h"
 #include "ri-scheduler.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
@@ -37,6 +38,7 @@ struct _RiDaemon {
   RiIndexerService *service;  /* (owned) (nullable) */
   RiFedmsgSubscriber *fedmsg; /* (owned) (nullable) none without endpoints */
   RiHttpServer *http;         /* (owned) (nullable) */
+  RiModelKeeper *models;      /* (owned) (nullable) */
   guint owner_id;
   gboolean name_acquired;
   gboolean stopping;
@@ -57,6 +59,7 @@ ri_daemon_finalize (GObject *object)
     g_bus_unown_name (self->owner_id);
   g_clear_object (&self->fedmsg);
   g_clear_object (&self->http);
+  g_clear_object (&self->models);
   g_clear_object (&self->service);
   g_clear_object (&self->scheduler);
   g_clear_pointer (&self->config, ri_config_unref);
@@ -150,6 +153,8 @@ extend_status (GVariantDict *status, gpointer user_data)
 
   if (self->http != NULL)
     ri_http_server_add_status (self->http, status);
+  if (self->models != NULL)
+    ri_model_keeper_add_status (self->models, status);
   if (self->fedmsg == NULL)
     return;
   counters = ri_fedmsg_subscriber_get_counters (self->fedmsg);
@@ -172,6 +177,8 @@ config_reloaded_cb (RiIndexerService *service, RiConfig *config, gpointer user_d
   if (!set_up_fedmsg (self, config, &error))
     g_warning ("Keeping the previous fedmsg subscription: %s", error->message);
   g_clear_error (&error);
+  if (self->models != NULL)
+    ri_model_keeper_set_config (self->models, config);
   /* (None while stopping.) */
   if (self->http != NULL && !ri_http_server_listen (self->http, config, &error))
     g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s", error->message);
@@ -220,7 +227,9 @@ name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_d
   self->name_acquired = TRUE;
   g_message ("Owning %s on the %s bus", name, self->session ? "session" : "system");
   /* The start-up reindex, through the same path as any request. */
-  if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
+  if (!self->config->daemon.scan)
+    g_message ("A read replica (daemon: scan: false): never scanning");
+  else if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
     g_warning ("Cannot start the first reindex: %s", error->message);
 }
 
@@ -284,6 +293,8 @@ ri_daemon_activate (GApplication *application)
   }
   self->service = ri_indexer_service_new (self->scheduler, self->config_path);
   g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
+  /* Before the listener answers, so that its first answers are live. */
+  self->models = ri_model_keeper_new (self->scheduler, self->config);
   g_signal_connect (self->service, "config-reloaded", G_CALLBACK (config_reloaded_cb), self);
   ri_indexer_service_set_status_extender (self->service, extend_status, self);
   {

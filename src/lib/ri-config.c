@@ -38,7 +38,8 @@ static const char *const index_keys[] = {
 };
 static const char *const daemon_keys[] = {
   "topic_prefix", "environment", "endpoints", "topics",
-  "reconnect_interval", "max_message_size", "coalesce_delay", "http", NULL
+  "reconnect_interval", "max_message_size", "coalesce_delay", "http",
+  "state_dir", "scan", NULL
 };
 static const char *const http_keys[] = {
   "listen", "serve", "max_age", "events", "events_token_file", "max_event_size", NULL
@@ -113,6 +114,7 @@ ri_config_unref (RiConfig *config)
   g_free (config->daemon.environment);
   g_strfreev (config->daemon.endpoints);
   g_strfreev (config->daemon.topics);
+  g_free (config->daemon.state_dir);
   g_strfreev (config->daemon.http.listen);
   g_clear_pointer (&config->daemon.http.serve, g_ptr_array_unref);
   if (config->daemon.http.events_token != NULL)
@@ -590,6 +592,7 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
 
   /* 0 is a valid setting, so the default is set before reading. */
   daemon->coalesce_delay_ms = 200;
+  daemon->scan = TRUE;
 
   if (node != NULL)
     {
@@ -634,6 +637,16 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
             return FALSE;
           daemon->coalesce_delay_ms = number;
         }
+      if ((value = mapping_get (loader, node, "state_dir")) != NULL)
+        {
+          g_autofree char *path = NULL;
+          if (!get_string (loader, value, "state_dir", &path, error))
+            return FALSE;
+          daemon->state_dir = resolve_path (loader, path);
+        }
+      if ((value = mapping_get (loader, node, "scan")) != NULL &&
+          !get_bool (loader, value, "scan", &daemon->scan, error))
+        return FALSE;
       if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
         {
           if (!get_uint (loader, value, "max_message_size", 1024, 1 << 30, &number, error))

@@ -61,6 +61,8 @@ typedef struct {
   guint reconnect_interval_ms;
   gsize max_message_size;
   guint coalesce_delay_ms;        /* quiet time before a run starts */
+  char *state_dir;                /* (owned) (nullable) where models are kept; NULL: the default */
+  gboolean scan;                  /* FALSE: a read replica, serving the models in state_dir */
   RiHttpConfig http;
 } RiDaemonConfig;
 

@@ -41,6 +41,14 @@ void         ri_indexer_get_progress (RiIndexer         *self,
 RiRegistryModel *ri_indexer_get_model (RiIndexer       *self,
                                        const char      *index,
                                        guint64         *generation);
+void         ri_indexer_set_model (RiIndexer           *self,
+                                   const RiIndexConfig *index,
+                                   RiConfig            *config,
+                                   RiRegistryModel     *model);
+void         ri_indexer_set_model_dir (RiIndexer  *self,
+                                       const char *directory);
+RiConfig    *ri_indexer_get_model_config (RiIndexer  *self,
+                                          const char *index);
 gboolean     ri_indexer_check_names (RiConfig           *config,
                                      const char * const *names,
                                      GError            **error);
