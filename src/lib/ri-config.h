@@ -20,6 +20,8 @@ typedef struct {
   GPtrArray *tag_patterns;        /* (owned) (element-type GPatternSpec) */
   guint line;                     /* where the index was defined */
   guint column;
+  guint output_line;              /* where 'output' was given */
+  guint output_column;
 } RiIndexConfig;
 
 /* Per-registry settings from the top-level registries: mapping. */
@@ -75,6 +77,8 @@ typedef struct {
   GHashTable *registries;         /* (owned) url → RiRegistryConfig, one per registry used */
   RiDaemonConfig daemon;
   GStrv warnings;                 /* (owned) things worth telling the user */
+  GHashTable *index_table;        /* (owned) name → RiIndexConfig in indexes */
+  GHashTable *served_table;       /* (owned) index name → its first RiHttpServe */
   gatomicrefcount ref_count;
 } RiConfig;
 
