@@ -719,6 +719,10 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
       daemon->topics[1] = g_strdup_printf ("%s.%s.bodhi.mashtask.complete",
                                            daemon->topic_prefix, daemon->environment);
     }
+  if (!daemon->scan && (daemon->endpoints[0] != NULL || daemon->http.events))
+    g_ptr_array_add (loader->warnings,
+                     g_strdup_printf ("%s: 'scan: false' makes a read replica, which never scans: its fedmsg "
+                                      "endpoints and registry events are ignored", loader->origin));
   if (daemon->reconnect_interval_ms == 0)
     daemon->reconnect_interval_ms = 1000;
   if (daemon->max_message_size == 0)
