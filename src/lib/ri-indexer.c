@@ -171,15 +171,6 @@ ri_indexer_set_model_dir (RiIndexer *self, const char *directory)
   self->model_dir = g_strdup (directory);
 }
 
-/* The configuration the model of @index was selected by (transfer none). */
-RiConfig *
-ri_indexer_get_model_config (RiIndexer *self, const char *index)
-{
-  StoredModel *stored = g_hash_table_lookup (self->models, index);
-
-  return stored ? stored->config : NULL;
-}
-
 void
 ri_indexer_get_progress (RiIndexer *self, RiIndexerProgress *progress)
 {

@@ -47,8 +47,6 @@ void         ri_indexer_set_model (RiIndexer           *self,
                                    RiRegistryModel     *model);
 void         ri_indexer_set_model_dir (RiIndexer  *self,
                                        const char *directory);
-RiConfig    *ri_indexer_get_model_config (RiIndexer  *self,
-                                          const char *index);
 gboolean     ri_indexer_check_names (RiConfig           *config,
                                      const char * const *names,
                                      GError            **error);
