@@ -960,7 +960,9 @@ check_outputs (Loader *loader, RiConfig *config, GError **error)
 {
   g_autoptr(GHashTable) outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GHashTable) protected_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree char *config_path = g_canonicalize_filename (loader->origin, loader->base_dir);
+  /* The origin of a file read is its path as given: relative to the
+   * working directory, not to base_dir. */
+  g_autofree char *config_path = g_canonicalize_filename (loader->origin, NULL);
   GHashTableIter iter;
   gpointer path, what;
   struct stat st;
