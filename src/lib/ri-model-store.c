@@ -212,6 +212,30 @@ check_selection (GVariant *variant, const char *path, const RiIndexConfig *index
   return TRUE;
 }
 
+static GBytes *
+read_all (int fd, gsize size_hint, GError **error)
+{
+  g_autoptr(GByteArray) buffer = g_byte_array_sized_new (size_hint);
+  guint8 chunk[64 * 1024];
+
+  for (;;)
+    {
+      ssize_t n = read (fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved_errno = errno;
+          g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno), g_strerror (saved_errno));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (buffer, chunk, n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buffer));
+}
+
 /* The model saved for @index at @path, or NULL with RI_ERROR_NOT_FOUND
  * when there is none or it was saved for another selection (a scan must
  * then build it), or another error when the file cannot be read. @st
@@ -222,7 +246,6 @@ ri_model_store_load (const char *path, const RiIndexConfig *index, const RiRegis
                      struct stat *st, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GMappedFile) mapped = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) variant = NULL;
   g_autoptr(GVariant) repositories = NULL;
@@ -255,14 +278,15 @@ ri_model_store_load (const char *path, const RiIndexConfig *index, const RiRegis
       g_set_error (error, RI_ERROR, RI_ERROR_FAILED, "'%s' is empty", path);
       return NULL;
     }
-  mapped = g_mapped_file_new_from_fd (fd, FALSE, &local_error);
+  /* Read, not mapped: a file truncated under a mapping would kill the
+   * process with SIGBUS. */
+  bytes = read_all (fd, st->st_size, &local_error);
   close (fd);
-  if (mapped == NULL)
+  if (bytes == NULL)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_FAILED, "Cannot read '%s': %s", path, local_error->message);
       return NULL;
     }
-  bytes = g_mapped_file_get_bytes (mapped);
   variant = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (STORE_TYPE), bytes, FALSE));
   /* Written on a machine of the other byte order (a shared directory). */
   g_variant_get_child (variant, 0, "u", &version);
