@@ -10,6 +10,7 @@ import http.client
 import os
 import re
 import signal
+import threading
 
 import ritest
 from ritest import ri_testdata
@@ -53,6 +54,47 @@ def answers(port):
     return result
 
 
+class GatedProxy(ritest.LoopbackServer):
+    """Passes requests on to a registry, or holds them until opened: a
+    scan that cannot end until the test says so."""
+
+    def __init__(self, upstream_port):
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held = 0
+        outer = self
+
+        class Handler(ritest.QuietHandler):
+            def do_GET(self):
+                if not outer.gate.is_set():
+                    outer.held += 1
+                    outer.gate.wait(timeout=120)
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    upstream.request(self.command, self.path, headers=headers)
+                    response = upstream.getresponse()
+                    body = response.read()
+                finally:
+                    upstream.close()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+        super().__init__(Handler)
+
+    def close(self):
+        self.gate.set()
+        super().close()
+
+
 class SavedModelsTestCase(ritest.DaemonTestCase):
     registry_access_log = True
 
@@ -72,7 +114,8 @@ class SavedModelsTestCase(ritest.DaemonTestCase):
              "labels": {"org.example.flavour": "sour"}},
         ])
 
-    def config(self, port, state_dir, scan=True, tags="['*']"):
+    def config(self, port, state_dir, scan=True, tags="['*']", registry=None):
+        registry = registry or self.registry.url
         return ("indexes:\n"
                 "  all:\n    registry: %s\n    output: %s\n    tags: %s\n"
                 "  skip:\n    registry: %s\n    tags: ['latest']\n    skip_flatpak_labels: true\n"
@@ -84,7 +127,7 @@ class SavedModelsTestCase(ritest.DaemonTestCase):
                 "  http:\n"
                 "    listen: ['127.0.0.1:%d']\n"
                 "    serve: {/: all, /skip/: skip}\n" % (
-                    self.registry.url, self.path("out", "all.json"), tags, self.registry.url, state_dir,
+                    registry, self.path("out", "all.json"), tags, registry, state_dir,
                     "true" if scan else "false", port))
 
     def regindexer_requests_since(self, offset):
@@ -126,6 +169,27 @@ class RestoreTest(SavedModelsTestCase):
                 self.assertEqual(after_failure[key], fresh[key])
         models = self.client.status()["models"]
         self.assertEqual((models["restored"], models["replica"], models["directory"]), (2, False, state))
+
+    def test_a_restart_answers_while_its_first_scan_runs(self):
+        proxy = GatedProxy(self.registry.port)
+        self.addCleanup(proxy.close)
+        port = ri_testdata.free_port()
+        state = self.path("state")
+        self.start_daemon(self.config(port, state, registry=proxy.url))
+        fresh = answers(port)
+        self.daemon.stop()
+
+        proxy.gate.clear()
+        self.start_daemon(self.config(port, state, registry=proxy.url), wait=False)
+        self.client.wait_for_name()
+        self.client.iterate_until(lambda: proxy.held > 0 and self.client.status()["state"] == "indexing",
+                                  timeout=60, message="the first scan to be held")
+        self.assertEqual(answers(port), fresh)
+        self.assertEqual(self.client.status()["state"], "indexing")
+        proxy.gate.set()
+        self.client.wait_idle()
+        self.assertTrue(self.client.status()["last-success"])
+        self.assertEqual(answers(port), fresh)
 
     def test_a_model_saved_for_other_tags_is_not_used(self):
         port = ri_testdata.free_port()
