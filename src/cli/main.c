@@ -2,6 +2,11 @@
 
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "ri-atomic-file.h"
 
 #include "ri-cli.h"
 #include "ri-registry-client.h"
@@ -23,6 +28,39 @@ set_up_logging (const RiCliOptions *options)
    * requests themselves. */
   if (options->verbose && g_getenv ("G_MESSAGES_DEBUG") == NULL)
     g_setenv ("G_MESSAGES_DEBUG", "Indexer Index Icons Scan Config", TRUE);
+}
+
+/* SIGTERM and SIGINT are taken by a thread of their own, not a handler:
+ * removing the temporary files being written takes a lock, which a
+ * signal handler must not. Then the signal is raised again with its
+ * default action, so that the caller sees the process killed by it. */
+static gpointer
+signal_thread (gpointer data)
+{
+  sigset_t *signals = data;
+  int received = 0;
+
+  while (sigwait (signals, &received) != 0)
+    ;
+  ri_atomic_file_abandon_all ();
+  signal (received, SIG_DFL);
+  pthread_sigmask (SIG_UNBLOCK, signals, NULL);
+  raise (received);
+  _exit (128 + received);
+}
+
+/* Before any other thread exists, so that every thread inherits the mask
+ * and only the signal thread ever takes these signals. */
+static void
+set_up_signals (void)
+{
+  static sigset_t signals;
+
+  sigemptyset (&signals);
+  sigaddset (&signals, SIGTERM);
+  sigaddset (&signals, SIGINT);
+  pthread_sigmask (SIG_BLOCK, &signals, NULL);
+  g_thread_unref (g_thread_new ("signals", signal_thread, &signals));
 }
 
 int
@@ -53,6 +91,7 @@ main (int argc, char **argv)
     { NULL }
   };
 
+  set_up_signals ();
   ri_force_http1 ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);

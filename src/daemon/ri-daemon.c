@@ -12,6 +12,7 @@
 #include "ri-fedmsg-subscriber.h"
 #include "ri-http-server.h"
 #include "ri-indexer-service.h"
+#include "ri-model-keeper.h"
 #include "ri-scheduler.h"
 #include "ri-status.h"
 
@@ -44,6 +45,7 @@ struct _RiDaemon {
   RiIndexerService *service;  /* (owned) (nullable) */
   RiFedmsgSubscriber *fedmsg; /* (owned) (nullable) none without endpoints */
   RiHttpServer *http;         /* (owned) (nullable) */
+  RiModelKeeper *models;      /* (owned) (nullable) */
   guint owner_id;
   gboolean name_acquired;
   gboolean stopping;
@@ -64,6 +66,7 @@ ri_daemon_finalize (GObject *object)
     g_bus_unown_name (self->owner_id);
   g_clear_object (&self->fedmsg);
   g_clear_object (&self->http);
+  g_clear_object (&self->models);
   g_clear_object (&self->service);
   g_clear_object (&self->scheduler);
   g_clear_pointer (&self->config, ri_config_unref);
@@ -200,6 +203,8 @@ ri_daemon_reload (RiDaemon *self, GError **error)
   if (self->scheduler != NULL && !self->stopping && !set_up_fedmsg (self, config, &local_error))
     g_warning ("Keeping the previous fedmsg subscription: %s", local_error->message);
   g_clear_error (&local_error);
+  if (self->models != NULL)
+    ri_model_keeper_set_config (self->models, config);
   if (self->http != NULL && !self->stopping && !ri_http_server_listen (self->http, config, &local_error))
     g_warning ("Cannot listen as configured (GetStatus says where the daemon listens): %s",
                local_error->message);
@@ -210,7 +215,7 @@ ri_daemon_reload (RiDaemon *self, GError **error)
 GVariant *
 ri_daemon_get_status (RiDaemon *self)
 {
-  return ri_status_build (self->scheduler, self->config_path, self->fedmsg, self->http);
+  return ri_status_build (self->scheduler, self->config_path, self->fedmsg, self->http, self->models);
 }
 
 static gboolean
@@ -245,7 +250,9 @@ name_acquired_cb (GDBusConnection *connection, const char *name, gpointer user_d
   self->name_acquired = TRUE;
   g_message ("Owning %s on the %s bus", name, self->session ? "session" : "system");
   /* The start-up reindex, through the same path as any request. */
-  if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
+  if (!self->config->daemon.scan)
+    g_message ("A read replica (daemon: scan: false): never scanning");
+  else if (ri_scheduler_request (self->scheduler, NULL, &error) == 0)
     g_warning ("Cannot start the first reindex: %s", error->message);
 }
 
@@ -307,6 +314,8 @@ ri_daemon_activate (GApplication *application)
   }
   self->service = ri_indexer_service_new (self, self->scheduler);
   g_signal_connect (self->scheduler, "drained", G_CALLBACK (drained_cb), self);
+  /* Before the listener answers, so that its first answers are live. */
+  self->models = ri_model_keeper_new (self->scheduler, self->config);
   {
     g_autoptr(GError) error = NULL;
     self->http = ri_http_server_new (self->scheduler);

@@ -466,6 +466,12 @@ ri_scheduler_request (RiScheduler *self, const char * const *names, GError **err
       g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
       return 0;
     }
+  if (!self->config->daemon.scan)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_FAILED,
+                   "This daemon is a read replica (daemon: scan: false in %s): it never scans", self->config->path);
+      return 0;
+    }
   if (!ri_config_check_index_names (self->config, names, error))
     return 0;
 
@@ -504,6 +510,12 @@ ri_scheduler_refresh (RiScheduler *self, const char *registry, const char *repos
   if (self->shutting_down)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_BUSY, "The daemon is shutting down");
+      return 0;
+    }
+  if (!self->config->daemon.scan)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_FAILED,
+                   "This daemon is a read replica (daemon: scan: false in %s): it never scans", self->config->path);
       return 0;
     }
   registry_config = ri_config_get_registry (self->config, registry);

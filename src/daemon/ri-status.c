@@ -99,6 +99,22 @@ http_status (RiHttpServer *http)
   return g_variant_dict_end (&dict);
 }
 
+static GVariant *
+models_status (RiModelKeeper *models)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  RiModelCounters counters = { 0 };
+
+  ri_model_keeper_get_counters (models, &counters);
+  g_variant_dict_insert (&dict, "directory", "s", counters.directory);
+  g_variant_dict_insert (&dict, "replica", "b", counters.replica);
+  g_variant_dict_insert (&dict, "restored", "u", counters.restored);
+  g_variant_dict_insert (&dict, "reloaded", "t", counters.reloaded);
+  g_variant_dict_insert (&dict, "last-loaded", "x", counters.last_loaded_us);
+  g_variant_dict_insert (&dict, "last-error", "s", counters.last_error ? counters.last_error : "");
+  return g_variant_dict_end (&dict);
+}
+
 /* The listener counts as configured while daemon: http: names addresses,
  * or while it still listens on the previous ones after a reload it could
  * not apply. */
@@ -111,10 +127,10 @@ http_configured (RiScheduler *scheduler, RiHttpServer *http)
   return http != NULL && ((listening != NULL && listening[0] != NULL) || config->daemon.http.listen[0] != NULL);
 }
 
-/* GetStatus()'s a{sv}; @fedmsg and @http may be NULL (not set up). */
+/* GetStatus()'s a{sv}; @fedmsg, @http and @models may be NULL (not set up). */
 GVariant *
 ri_status_build (RiScheduler *scheduler, const char *config_path, RiFedmsgSubscriber *fedmsg,
-                 RiHttpServer *http)
+                 RiHttpServer *http, RiModelKeeper *models)
 {
   RiRunReport *last = ri_scheduler_get_last_report (scheduler);
   guint64 last_job = ri_scheduler_get_last_job (scheduler);
@@ -140,5 +156,7 @@ ri_status_build (RiScheduler *scheduler, const char *config_path, RiFedmsgSubscr
     g_variant_dict_insert_value (&status, "fedmsg", fedmsg_status (fedmsg));
   if (http_configured (scheduler, http))
     g_variant_dict_insert_value (&status, "http", http_status (http));
+  if (models != NULL)
+    g_variant_dict_insert_value (&status, "models", models_status (models));
   return g_variant_dict_end (&status);
 }

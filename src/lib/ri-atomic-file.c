@@ -27,6 +27,19 @@ struct _RiAtomicFile {
   int fd;
 };
 
+/* Every temporary file of the process, so that one killed by a signal
+ * can remove them first (ri_atomic_file_abandon_all()). */
+static GMutex live_lock;
+static GHashTable *live;    /* (element-type RiAtomicFile) set, under live_lock */
+static gboolean abandoned;  /* under live_lock */
+
+static void
+forget (RiAtomicFile *file)
+{
+  if (live != NULL)
+    g_hash_table_remove (live, file);
+}
+
 static gboolean
 set_errno_error (GError **error, int saved_errno, const char *what, const char *path)
 {
@@ -43,17 +56,26 @@ ri_atomic_file_new (const char *path, int mode, GError **error)
 
   file->path = g_strdup (path);
   file->tmp_path = g_strdup_printf ("%s/.%s.XXXXXX", directory, base);
-  file->fd = g_mkstemp_full (file->tmp_path, O_WRONLY | O_CLOEXEC, mode);
+  g_mutex_lock (&live_lock);
+  file->fd = abandoned ? -1 : g_mkstemp_full (file->tmp_path, O_WRONLY | O_CLOEXEC, mode);
   if (file->fd < 0)
     {
-      /* Named after the file wanted: that is what the reader looks for. */
       int saved_errno = errno;
-      g_set_error (error, RI_ERROR, RI_ERROR_WRITE, "Cannot write '%s' (no temporary file in '%s'): %s",
-                   path, directory, g_strerror (saved_errno));
+      /* Named after the file wanted: that is what the reader looks for. */
+      if (abandoned)
+        g_set_error (error, RI_ERROR, RI_ERROR_WRITE, "Not writing '%s': the process is stopping", path);
+      else
+        g_set_error (error, RI_ERROR, RI_ERROR_WRITE, "Cannot write '%s' (no temporary file in '%s'): %s",
+                     path, directory, g_strerror (saved_errno));
+      g_mutex_unlock (&live_lock);
       g_clear_pointer (&file->tmp_path, g_free);
       ri_atomic_file_free (file);
       return NULL;
     }
+  if (live == NULL)
+    live = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (live, file);
+  g_mutex_unlock (&live_lock);
   if (fchmod (file->fd, mode) != 0)
     {
       set_errno_error (error, errno, "set the mode of", file->tmp_path);
@@ -143,13 +165,25 @@ ri_atomic_file_commit (RiAtomicFile *file, gboolean durable, gboolean keep_if_sa
 
   if (keep_if_same && same_contents (file->tmp_path, file->path))
     {
+      g_mutex_lock (&live_lock);
       g_unlink (file->tmp_path);
       g_clear_pointer (&file->tmp_path, g_free);
+      forget (file);
+      g_mutex_unlock (&live_lock);
       return TRUE;
     }
+  /* Under the lock: a temporary file abandoned meanwhile is gone, and
+   * the rename fails rather than put a file in place while stopping. */
+  g_mutex_lock (&live_lock);
   if (g_rename (file->tmp_path, file->path) != 0)
-    return set_errno_error (error, errno, "rename a temporary file to", file->path);
+    {
+      int saved_errno = errno;
+      g_mutex_unlock (&live_lock);
+      return set_errno_error (error, saved_errno, "rename a temporary file to", file->path);
+    }
   g_clear_pointer (&file->tmp_path, g_free);
+  forget (file);
+  g_mutex_unlock (&live_lock);
   if (changed != NULL)
     *changed = TRUE;
 
@@ -167,11 +201,44 @@ ri_atomic_file_free (RiAtomicFile *file)
 {
   if (file->fd >= 0)
     close (file->fd);
+  g_mutex_lock (&live_lock);
   if (file->tmp_path != NULL)
     g_unlink (file->tmp_path);
+  forget (file);
+  g_mutex_unlock (&live_lock);
   g_free (file->tmp_path);
   g_free (file->path);
   g_free (file);
+}
+
+/* For a process about to die of a signal (from a thread of its own, not a
+ * signal handler: it takes a lock): removes every temporary file being
+ * written, and makes every later ri_atomic_file_new() and commit fail,
+ * so that none is left behind and no target is replaced from now on.
+ * Targets stay whole. Returns how many were removed. */
+guint
+ri_atomic_file_abandon_all (void)
+{
+  GHashTableIter iter;
+  gpointer file;
+  guint removed = 0;
+
+  g_mutex_lock (&live_lock);
+  abandoned = TRUE;
+  if (live != NULL)
+    {
+      g_hash_table_iter_init (&iter, live);
+      while (g_hash_table_iter_next (&iter, &file, NULL))
+        {
+          /* Its owner may be reading the name: it stays, and the
+           * owner's rename fails for want of the file. */
+          RiAtomicFile *atomic = file;
+          if (atomic->tmp_path != NULL && g_unlink (atomic->tmp_path) == 0)
+            removed++;
+        }
+    }
+  g_mutex_unlock (&live_lock);
+  return removed;
 }
 
 gboolean

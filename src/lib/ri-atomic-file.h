@@ -23,6 +23,7 @@ gboolean      ri_atomic_file_commit (RiAtomicFile  *file,
 void          ri_atomic_file_free   (RiAtomicFile  *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiAtomicFile, ri_atomic_file_free)
 
+guint    ri_atomic_file_abandon_all  (void);
 guint    ri_atomic_file_remove_stale (const char *path,
                                       gint64      older_than_s);
 

@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ri-config.h"
 #include "ri-credentials.h"
@@ -18,6 +19,7 @@ typedef struct {
   const char *origin;
   const char *base_dir;
   GPtrArray *warnings;
+  GHashTable *protected;  /* (owned) path → what it is: files an 'output' must never replace */
 } Loader;
 
 static const char *const top_keys[] = {
@@ -38,7 +40,8 @@ static const char *const index_keys[] = {
 };
 static const char *const daemon_keys[] = {
   "topic_prefix", "environment", "endpoints", "topics",
-  "reconnect_interval", "max_message_size", "coalesce_delay", "retry_delay", "http", NULL
+  "reconnect_interval", "max_message_size", "coalesce_delay", "retry_delay", "http",
+  "state_dir", "scan", NULL
 };
 static const char *const http_keys[] = {
   "listen", "serve", "max_age", "events", "events_token_file", "max_event_size", NULL
@@ -107,12 +110,15 @@ ri_config_unref (RiConfig *config)
   g_free (config->path);
   g_free (config->icons_dir);
   g_free (config->icons_uri);
+  g_clear_pointer (&config->index_table, g_hash_table_unref);
+  g_clear_pointer (&config->served_table, g_hash_table_unref);
   g_clear_pointer (&config->indexes, g_ptr_array_unref);
   g_clear_pointer (&config->registries, g_hash_table_unref);
   g_free (config->daemon.topic_prefix);
   g_free (config->daemon.environment);
   g_strfreev (config->daemon.endpoints);
   g_strfreev (config->daemon.topics);
+  g_free (config->daemon.state_dir);
   g_strfreev (config->daemon.http.listen);
   g_clear_pointer (&config->daemon.http.serve, g_ptr_array_unref);
   if (config->daemon.http.events_token != NULL)
@@ -301,18 +307,42 @@ resolve_path (Loader *loader, const char *path)
   return g_canonicalize_filename (path, loader->base_dir);
 }
 
+/* @text with whatever stands before an '@' in its authority replaced, so
+ * that an error about a URL never shows a password written into it. */
+static char *
+without_userinfo (const char *text)
+{
+  const char *authority = strstr (text, "://");
+  const char *end, *at;
+
+  authority = authority ? authority + 3 : text;
+  end = authority + strcspn (authority, "/?#");
+  for (at = end; at > authority && at[-1] != '@'; at--)
+    ;
+  if (at == authority)
+    return g_strdup (text);
+  return g_strdup_printf ("%.*s…@%s", (int) (authority - text), text, at);
+}
+
 /* Accepts what the original accepted (a trailing '/', a path prefix) and
- * normalises it, so that two spellings of a registry are scanned once. */
+ * normalises it, so that two spellings of a registry are scanned once.
+ * Credentials in the URL are refused without being repeated: they belong
+ * in a password_file or auth_file, never in a file everyone may read. */
 static gboolean
 get_registry_url (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
 {
   g_autoptr(GUri) uri = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *path = NULL;
+  g_autofree char *shown = NULL;
   const char *scheme;
 
   if (!require_kind (loader, node, RI_YAML_SCALAR, name, error))
     return FALSE;
+  shown = without_userinfo (node->value);
+  if (!g_str_equal (shown, node->value))
+    return fail (loader, node, error, "'%s' must not hold credentials ('%s'): give them with 'username' and "
+                 "'password_file', or 'auth_file', under 'registries'", name, shown);
   uri = g_uri_parse (node->value, G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE, &local_error);
   if (uri == NULL)
     return fail (loader, node, error, "'%s' is not a valid URL: %s", name, local_error->message);
@@ -321,7 +351,7 @@ get_registry_url (Loader *loader, const RiYamlNode *node, const char *name, char
     return fail (loader, node, error, "'%s' must be an http:// or https:// URL, not '%s'", name, node->value);
   if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
     return fail (loader, node, error, "'%s' has no host: '%s'", name, node->value);
-  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL || g_uri_get_user (uri) != NULL)
+  if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL || g_uri_get_userinfo (uri) != NULL)
     return fail (loader, node, error, "'%s' must not contain a query, fragment or user: '%s'",
                  name, node->value);
 
@@ -372,6 +402,8 @@ load_index (Loader *loader, const RiYamlNode *key, const RiYamlNode *node, GErro
       if (!get_string (loader, value, "output", &output, error))
         return NULL;
       index->output = resolve_path (loader, output);
+      index->output_line = value->line;
+      index->output_column = value->column;
       g_free (output);
       if (g_str_has_suffix (value->value, "/"))
         return fail (loader, value, error, "'output' must name a file, not a directory"), NULL;
@@ -482,6 +514,8 @@ load_http_serve (Loader *loader, RiConfig *config, const RiYamlNode *node, GErro
 {
   RiHttpConfig *http = &config->daemon.http;
 
+  g_autoptr(GHashTable) prefixes = g_hash_table_new (g_str_hash, g_str_equal);
+
   if (!require_kind (loader, node, RI_YAML_MAPPING, "serve", error))
     return FALSE;
   for (guint i = 0; i + 1 < node->items->len; i += 2)
@@ -500,19 +534,34 @@ load_http_serve (Loader *loader, RiConfig *config, const RiYamlNode *node, GErro
       if (ri_config_get_index (config, value->value) == NULL)
         return fail (loader, value, error, "there is no index '%s' to serve", value->value);
       prefix = g_str_has_suffix (key->value, "/") ? g_strdup (key->value) : g_strconcat (key->value, "/", NULL);
-      for (guint j = 0; j < http->serve->len; j++)
-        if (g_str_equal (((RiHttpServe *) g_ptr_array_index (http->serve, j))->prefix, prefix))
-          return fail (loader, key, error, "'%s' is served twice", prefix);
+      if (g_hash_table_contains (prefixes, prefix))
+        return fail (loader, key, error, "'%s' is served twice", prefix);
       serve = g_new0 (RiHttpServe, 1);
       serve->prefix = g_steal_pointer (&prefix);
       serve->index = g_strdup (value->value);
       g_ptr_array_add (http->serve, serve);
+      g_hash_table_add (prefixes, serve->prefix);
+      if (!g_hash_table_contains (config->served_table, serve->index))
+        g_hash_table_insert (config->served_table, serve->index, serve);
     }
   return TRUE;
 }
 
 static gboolean get_existing_file (Loader *loader, const RiYamlNode *node, const char *name, char **out,
                                    GError **error);
+
+/* An index is written by renaming a new file over @path: naming one of
+ * these, it would silently replace the configuration or a secret. */
+static void G_GNUC_PRINTF (3, 4)
+protect (Loader *loader, const char *path, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  if (!g_hash_table_contains (loader->protected, path))
+    g_hash_table_insert (loader->protected, g_strdup (path), g_strdup_vprintf (format, args));
+  va_end (args);
+}
 static void warn_if_exposed (Loader *loader, const RiYamlNode *node, const char *path);
 
 static gboolean
@@ -565,6 +614,7 @@ load_http (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **er
         return fail (loader, value, error, "'events_token_file' needs 'events: true'");
       if (!get_existing_file (loader, value, "events_token_file", &path, error))
         return FALSE;
+      protect (loader, path, "the 'events_token_file'");
       http->events_token = ri_credentials_read_secret_file (path, &local_error);
       if (http->events_token == NULL)
         return fail (loader, value, error, "%s", local_error->message);
@@ -591,6 +641,7 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
   /* 0 is a valid setting, so the default is set before reading. */
   daemon->coalesce_delay_ms = 200;
   daemon->retry_delay_s = 10;
+  daemon->scan = TRUE;
 
   if (node != NULL)
     {
@@ -641,6 +692,16 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
             return FALSE;
           daemon->retry_delay_s = number;
         }
+      if ((value = mapping_get (loader, node, "state_dir")) != NULL)
+        {
+          g_autofree char *path = NULL;
+          if (!get_string (loader, value, "state_dir", &path, error))
+            return FALSE;
+          daemon->state_dir = resolve_path (loader, path);
+        }
+      if ((value = mapping_get (loader, node, "scan")) != NULL &&
+          !get_bool (loader, value, "scan", &daemon->scan, error))
+        return FALSE;
       if ((value = mapping_get (loader, node, "max_message_size")) != NULL)
         {
           if (!get_uint (loader, value, "max_message_size", 1024, 1 << 30, &number, error))
@@ -665,6 +726,10 @@ load_daemon (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **
       daemon->topics[1] = g_strdup_printf ("%s.%s.bodhi.mashtask.complete",
                                            daemon->topic_prefix, daemon->environment);
     }
+  if (!daemon->scan && (daemon->endpoints[0] != NULL || daemon->http.events))
+    g_ptr_array_add (loader->warnings,
+                     g_strdup_printf ("%s: 'scan: false' makes a read replica, which never scans: its fedmsg "
+                                      "endpoints and registry events are ignored", loader->origin));
   if (daemon->reconnect_interval_ms == 0)
     daemon->reconnect_interval_ms = 1000;
   if (daemon->max_message_size == 0)
@@ -717,6 +782,7 @@ load_registry (Loader *loader, RiRegistryConfig *registry, const RiYamlNode *nod
         return fail (loader, value, error, "'password_file' needs a 'username'");
       if (!get_existing_file (loader, value, "password_file", &path, error))
         return FALSE;
+      protect (loader, path, "the 'password_file' of %s", registry->url);
       registry->password = ri_credentials_read_secret_file (path, &local_error);
       if (registry->password == NULL)
         return fail (loader, value, error, "%s", local_error->message);
@@ -733,6 +799,7 @@ load_registry (Loader *loader, RiRegistryConfig *registry, const RiYamlNode *nod
         return fail (loader, auth_file_node, error, "give either 'username' and 'password_file', or 'auth_file'");
       if (!get_existing_file (loader, auth_file_node, "auth_file", &auth_file, error))
         return FALSE;
+      protect (loader, auth_file, "the 'auth_file' of %s", registry->url);
       if (!ri_credentials_from_auth_file (auth_file, registry->url, &registry->username,
                                           &registry->password, &local_error))
         return fail (loader, auth_file_node, error, "%s", local_error->message);
@@ -750,6 +817,12 @@ load_registry (Loader *loader, RiRegistryConfig *registry, const RiYamlNode *nod
   if ((value = mapping_get (loader, node, "client_key")) != NULL &&
       !get_existing_file (loader, value, "client_key", &registry->client_key, error))
     return FALSE;
+  if (registry->ca_certificate != NULL)
+    protect (loader, registry->ca_certificate, "the 'ca_certificate' of %s", registry->url);
+  if (registry->client_certificate != NULL)
+    protect (loader, registry->client_certificate, "the 'client_certificate' of %s", registry->url);
+  if (registry->client_key != NULL)
+    protect (loader, registry->client_key, "the 'client_key' of %s", registry->url);
   if ((registry->client_certificate == NULL) != (registry->client_key == NULL))
     return fail (loader, node, error, "'client_certificate' and 'client_key' go together");
   if (registry->client_certificate != NULL)
@@ -831,7 +904,11 @@ load_default_credentials (Loader *loader, RiRegistryConfig *registry)
 static gboolean
 load_registries (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **error)
 {
+  g_autoptr(GHashTable) used_urls = g_hash_table_new (g_str_hash, g_str_equal);
+
   config->registries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) registry_config_free);
+  for (guint i = 0; i < config->indexes->len; i++)
+    g_hash_table_add (used_urls, ((RiIndexConfig *) g_ptr_array_index (config->indexes, i))->registry);
 
   if (node != NULL)
     {
@@ -842,15 +919,12 @@ load_registries (Loader *loader, RiConfig *config, const RiYamlNode *node, GErro
           RiYamlNode *key = g_ptr_array_index (node->items, i);
           g_autofree char *url = NULL;
           RiRegistryConfig *registry;
-          gboolean used = FALSE;
 
           if (!get_registry_url (loader, key, "registries", &url, error))
             return FALSE;
           if (g_hash_table_contains (config->registries, url))
             return fail (loader, key, error, "registry '%s' is configured twice", url);
-          for (guint j = 0; j < config->indexes->len; j++)
-            used |= g_str_equal (((RiIndexConfig *) g_ptr_array_index (config->indexes, j))->registry, url);
-          if (!used)
+          if (!g_hash_table_contains (used_urls, url))
             g_ptr_array_add (loader->warnings,
                              g_strdup_printf ("%s:%u:%u: no index uses registry '%s'; its settings are unused",
                                               loader->origin, key->line, key->column, url));
@@ -871,8 +945,70 @@ load_registries (Loader *loader, RiConfig *config, const RiYamlNode *node, GErro
           registry = registry_config_new (index->registry);
           g_hash_table_insert (config->registries, registry->url, registry);
         }
-      if (registry->username == NULL)
+      /* Once per registry, not per index: each look reads files. */
+      if (registry->username == NULL && g_hash_table_remove (used_urls, registry->url))
         load_default_credentials (loader, registry);
+    }
+  return TRUE;
+}
+
+static char *
+file_key (const struct stat *st)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, (guint64) st->st_dev, (guint64) st->st_ino);
+}
+
+/* Every 'output' names a file of its own, and none that the
+ * configuration reads: compared by name, and by inode for what exists
+ * (a symbolic link, another spelling of the path). In one pass, since a
+ * configuration may hold a hundred thousand indexes. */
+static gboolean
+check_outputs (Loader *loader, RiConfig *config, GError **error)
+{
+  g_autoptr(GHashTable) outputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) protected_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  /* The origin of a file read is its path as given: relative to the
+   * working directory, not to base_dir. */
+  g_autofree char *config_path = g_canonicalize_filename (loader->origin, NULL);
+  GHashTableIter iter;
+  gpointer path, what;
+  struct stat st;
+
+  protect (loader, config_path, "the configuration file itself");
+  g_hash_table_iter_init (&iter, loader->protected);
+  while (g_hash_table_iter_next (&iter, &path, &what))
+    if (stat (path, &st) == 0)
+      g_hash_table_insert (protected_files, file_key (&st), what);
+
+  for (guint i = 0; i < config->indexes->len; i++)
+    {
+      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
+      RiIndexConfig *other;
+      const char *file_is = NULL;
+      RiYamlNode where = { 0 };
+
+      if (index->output == NULL)
+        continue;
+      where.line = index->output_line;
+      where.column = index->output_column;
+      if ((other = g_hash_table_lookup (outputs, index->output)) != NULL)
+        return fail (loader, &where, error, "index '%s' writes to '%s', as index '%s' does",
+                     index->name, index->output, other->name);
+      g_hash_table_insert (outputs, g_strdup (index->output), index);
+      file_is = g_hash_table_lookup (loader->protected, index->output);
+      if (file_is == NULL && stat (index->output, &st) == 0)
+        {
+          g_autofree char *key = file_key (&st);
+
+          file_is = g_hash_table_lookup (protected_files, key);
+          if (file_is == NULL && (other = g_hash_table_lookup (outputs, key)) != NULL)
+            return fail (loader, &where, error, "index '%s' writes to '%s', the file index '%s' writes to",
+                         index->name, index->output, other->name);
+          g_hash_table_insert (outputs, g_steal_pointer (&key), index);
+        }
+      if (file_is != NULL)
+        return fail (loader, &where, error, "index '%s' would replace '%s', %s, with its 'output'",
+                     index->name, index->output, file_is);
     }
   return TRUE;
 }
@@ -888,6 +1024,8 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
   g_atomic_ref_count_init (&config->ref_count);
   config->path = g_strdup (loader->origin);
   config->indexes = g_ptr_array_new_with_free_func ((GDestroyNotify) index_config_free);
+  config->index_table = g_hash_table_new (g_str_hash, g_str_equal);
+  config->served_table = g_hash_table_new (g_str_hash, g_str_equal);
   config->icons_grace_period_s = DEFAULT_GRACE_PERIOD_S;
 
   if (ri_yaml_node_is_null (root))
@@ -939,19 +1077,9 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
       index = load_index (loader, key, g_ptr_array_index (indexes->items, i + 1), error);
       if (index == NULL)
         return NULL;
-      for (guint j = 0; j < config->indexes->len; j++)
-        {
-          RiIndexConfig *other = g_ptr_array_index (config->indexes, j);
-          if (index->output != NULL && g_strcmp0 (other->output, index->output) == 0)
-            {
-              fail (loader, key, error, "index '%s' writes to '%s', as index '%s' does",
-                    index->name, index->output, other->name);
-              index_config_free (index);
-              return NULL;
-            }
-        }
       any_icons |= index->extract_icons;
       g_ptr_array_add (config->indexes, index);
+      g_hash_table_insert (config->index_table, index->name, index);
     }
   if (config->indexes->len == 0)
     return fail (loader, indexes, error, "'indexes' is empty: nothing to do"), NULL;
@@ -976,6 +1104,8 @@ load_root (Loader *loader, const RiYamlNode *root, GError **error)
     return NULL;
   if (!load_daemon (loader, config, mapping_get (loader, root, "daemon"), error))
     return NULL;
+  if (!check_outputs (loader, config, error))
+    return NULL;
   for (guint i = 0; i < config->indexes->len; i++)
     {
       RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
@@ -997,7 +1127,8 @@ ri_config_load_data (const char *data, gsize length, const char *origin, const c
   g_autoptr(RiYamlNode) root = NULL;
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *cwd = g_get_current_dir ();
-  Loader loader = { origin, base_dir ? base_dir : cwd, warnings };
+  g_autoptr(GHashTable) protected = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  Loader loader = { origin, base_dir ? base_dir : cwd, warnings, protected };
 
   RiConfig *config;
 
@@ -1071,13 +1202,7 @@ ri_config_check_index_names (RiConfig *config, const char * const *names, GError
 RiIndexConfig *
 ri_config_get_index (RiConfig *config, const char *name)
 {
-  for (guint i = 0; i < config->indexes->len; i++)
-    {
-      RiIndexConfig *index = g_ptr_array_index (config->indexes, i);
-      if (g_str_equal (index->name, name))
-        return index;
-    }
-  return NULL;
+  return g_hash_table_lookup (config->index_table, name);
 }
 
 /* Where the daemon's HTTP listener answers for @index (the first prefix
@@ -1085,12 +1210,7 @@ ri_config_get_index (RiConfig *config, const char *name)
 const RiHttpServe *
 ri_config_get_served (RiConfig *config, const char *index)
 {
-  GPtrArray *serve = config->daemon.http.serve;
-
-  for (guint i = 0; serve != NULL && i < serve->len; i++)
-    if (g_str_equal (((RiHttpServe *) g_ptr_array_index (serve, i))->index, index))
-      return g_ptr_array_index (serve, i);
-  return NULL;
+  return g_hash_table_lookup (config->served_table, index);
 }
 
 RiRegistryConfig *

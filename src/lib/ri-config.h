@@ -20,6 +20,8 @@ typedef struct {
   GPtrArray *tag_patterns;        /* (owned) (element-type GPatternSpec) */
   guint line;                     /* where the index was defined */
   guint column;
+  guint output_line;              /* where 'output' was given */
+  guint output_column;
 } RiIndexConfig;
 
 /* Per-registry settings from the top-level registries: mapping. */
@@ -62,6 +64,8 @@ typedef struct {
   gsize max_message_size;
   guint coalesce_delay_ms;        /* quiet time before a run starts */
   guint retry_delay_s;            /* first retry of a failed run; 0: never */
+  char *state_dir;                /* (owned) (nullable) where models are kept; NULL: the default */
+  gboolean scan;                  /* FALSE: a read replica, serving the models in state_dir */
   RiHttpConfig http;
 } RiDaemonConfig;
 
@@ -74,6 +78,8 @@ typedef struct {
   GHashTable *registries;         /* (owned) url → RiRegistryConfig, one per registry used */
   RiDaemonConfig daemon;
   GStrv warnings;                 /* (owned) things worth telling the user */
+  GHashTable *index_table;        /* (owned) name → RiIndexConfig in indexes */
+  GHashTable *served_table;       /* (owned) index name → its first RiHttpServe */
   gatomicrefcount ref_count;
 } RiConfig;
 

@@ -9,6 +9,7 @@
 #include "ri-index-writer.h"
 #include "ri-indexer.h"
 #include "ri-json-printer.h"
+#include "ri-model-store.h"
 #include "ri-names.h"
 #include "ri-registry-scan.h"
 
@@ -33,6 +34,7 @@ struct _RiIndexer {
   GPtrArray *scanning;        /* (element-type RegistryRun) (unowned) scans going on */
   GHashTable *models;         /* (owned) index name → StoredModel */
   guint64 generation;         /* of the newest stored model */
+  char *model_dir;            /* (owned) (nullable) where each model built is saved */
 };
 
 typedef struct {
@@ -57,6 +59,7 @@ typedef struct {
   gboolean all_indexes;
   guint pending;
   GHashTable *referenced;     /* (owned) digests of every registry scanned */
+  char *model_dir;            /* (owned) (nullable) the indexer's when the run started */
   gboolean all_scanned;       /* every registry's scan succeeded */
 } Run;
 
@@ -85,6 +88,7 @@ run_free (Run *run)
   ri_run_report_unref (run->report);
   g_clear_object (&run->icons);
   g_hash_table_unref (run->referenced);
+  g_free (run->model_dir);
   g_free (run);
 }
 
@@ -105,6 +109,7 @@ ri_indexer_finalize (GObject *object)
   g_clear_object (&RI_INDEXER (object)->cache);
   g_ptr_array_unref (RI_INDEXER (object)->scanning);
   g_hash_table_unref (RI_INDEXER (object)->models);
+  g_free (RI_INDEXER (object)->model_dir);
   G_OBJECT_CLASS (ri_indexer_parent_class)->finalize (object);
 }
 
@@ -146,6 +151,24 @@ store_model (RiIndexer *self, const RiIndexConfig *index, RiConfig *config, RiRe
   stored->config = ri_config_ref (config);
   stored->generation = ++self->generation;
   g_hash_table_replace (self->models, g_strdup (index->name), stored);
+}
+
+/* Makes @model what @index answers from until its next scan, as if a
+ * scan under @config had built it: a model restored from the state
+ * directory (at start-up, or by a read replica). */
+void
+ri_indexer_set_model (RiIndexer *self, const RiIndexConfig *index, RiConfig *config, RiRegistryModel *model)
+{
+  store_model (self, index, config, model);
+}
+
+/* Where runs from now on save the model of each index they build
+ * (ri-model-store.h), so that it outlives the process; NULL for nowhere. */
+void
+ri_indexer_set_model_dir (RiIndexer *self, const char *directory)
+{
+  g_free (self->model_dir);
+  self->model_dir = g_strdup (directory);
 }
 
 void
@@ -273,6 +296,20 @@ write_job_free (WriteJob *job)
   g_free (job);
 }
 
+/* Saved whether or not the index file could be written: the model is
+ * what the daemon answers from either way. Saved in the writing thread,
+ * so that a run (and so the daemon's shutdown) waits for it. */
+static void
+save_model (Run *run, const RiIndexConfig *index, RiRegistryModel *model)
+{
+  g_autofree char *path = ri_model_store_path (run->model_dir, index->name);
+  g_autoptr(GError) error = NULL;
+
+  if (!ri_model_store_save (path, index, ri_config_get_registry (run->config, index->registry), model, NULL,
+                            &error))
+    g_warning ("Index '%s': cannot save its model for the next start: %s", index->name, error->message);
+}
+
 static void
 write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -285,6 +322,8 @@ write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       RiIndexReport *report = index_report_new (index);
 
       write_index (job->run, index, g_ptr_array_index (job->models, i), report);
+      if (job->run->model_dir != NULL)
+        save_model (job->run, index, g_ptr_array_index (job->models, i));
       g_ptr_array_add (job->reports, report);
     }
   job->write_us = g_get_monotonic_time () - start;
@@ -428,6 +467,7 @@ start_run (RiIndexer          *self,
   run->all_indexes = refresh_registry == NULL && (names == NULL || names[0] == NULL);
   run->all_scanned = TRUE;
   run->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  run->model_dir = g_strdup (self->model_dir);
   if (self->cache != NULL)
     ri_content_cache_reset_stats (self->cache);
   /* Without an index that extracts icons, nothing references the stored

@@ -41,5 +41,11 @@ void         ri_indexer_get_progress (RiIndexer         *self,
 RiRegistryModel *ri_indexer_get_model (RiIndexer       *self,
                                        const char      *index,
                                        guint64         *generation);
+void         ri_indexer_set_model (RiIndexer           *self,
+                                   const RiIndexConfig *index,
+                                   RiConfig            *config,
+                                   RiRegistryModel     *model);
+void         ri_indexer_set_model_dir (RiIndexer  *self,
+                                       const char *directory);
 
 G_END_DECLS

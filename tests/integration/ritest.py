@@ -310,7 +310,9 @@ class Daemon:
     def __init__(self, bus, config, log_path, extra_args=(), extra_env=None):
         env = dict(os.environ)
         env.update({"DBUS_SESSION_BUS_ADDRESS": bus.address, "G_DEBUG": "fatal-criticals",
-                    "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8", "XDG_CACHE_HOME": fresh_cache_dir()})
+                    "G_MESSAGES_DEBUG": "all", "LC_ALL": "C.UTF-8", "XDG_CACHE_HOME": fresh_cache_dir(),
+                    # Nor restore the models another test's daemon saved.
+                    "XDG_STATE_HOME": fresh_cache_dir()})
         env.update(extra_env or {})
         self.log_path = log_path
         self.log = open(log_path, "ab")

@@ -2,7 +2,9 @@
 
 #include "ri-config.h"
 #include "ri-error.h"
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static RiConfig *
 load (const char *yaml, GError **error)
@@ -226,6 +228,161 @@ test_http_errors (void)
     }
 }
 
+static void
+test_credentials_in_url (void)
+{
+  const char *cases[] = {
+    "indexes:\n  a:\n    output: a.json\n    registry: http://user:S3CRET@r.example/\n",
+    "indexes:\n  a:\n    output: a.json\n    registry: 'ftp://user:S3CRET@r.example'\n",
+    "indexes:\n  a:\n    output: a.json\n    registry: 'http://user:S3CRET@r.example:99999'\n",
+    "indexes:\n  a:\n    output: a.json\n    registry: 'http://user:S3CRET@[bad'\n",
+    "indexes:\n  a:\n    output: a.json\n    registry: http://r\nregistries:\n  'https://u:S3CRET@r': {}\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RiConfig) config = load (cases[i], &error);
+
+      g_assert_null (config);
+      g_assert_error (error, RI_ERROR, RI_ERROR_CONFIG);
+      g_assert_null (strstr (error->message, "S3CRET"));
+      g_assert_nonnull (strstr (error->message, "must not hold credentials"));
+      g_assert_true (g_str_has_prefix (error->message, "test.yaml:"));
+    }
+}
+
+static char *
+write_file (const char *directory, const char *name, const char *contents, int mode)
+{
+  g_autofree char *path = g_build_filename (directory, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+  g_assert_cmpint (g_chmod (path, mode), ==, 0);
+  return g_steal_pointer (&path);
+}
+
+/* An 'output' naming a file the configuration reads would silently
+ * replace it on the first run. */
+static void
+test_output_replaces_nothing (void)
+{
+  g_autofree char *directory = g_dir_make_tmp ("ri-test-config-XXXXXX", NULL);
+  g_autofree char *config_path = g_build_filename (directory, "config.yaml", NULL);
+  g_autofree char *password = write_file (directory, "password", "pw\n", 0600);
+  g_autofree char *token = write_file (directory, "token", "tk\n", 0600);
+  /* user:pw */
+  g_autofree char *auth = write_file (directory, "auth.json", "{\"auths\": {\"r2:80\": {\"auth\": \"dXNlcjpwdw==\"}}}", 0600);
+  g_autofree char *link = g_build_filename (directory, "link.json", NULL);
+  g_autofree char *other = write_file (directory, "other.json", "{}", 0644);
+  const char *common = "registries:\n  http://r1:\n    username: u\n    password_file: password\n"
+                       "  http://r2:\n    auth_file: auth.json\n"
+                       "daemon:\n  http:\n    listen: ['127.0.0.1:80']\n    events: true\n"
+                       "    events_token_file: token\n";
+  const struct { const char *output; const char *expected; } cases[] = {
+    { "config.yaml", ":3:13: index 'b' would replace '%s/config.yaml', the configuration file itself" },
+    { "password", ":3:13: index 'b' would replace '%s/password', the 'password_file' of http://r1" },
+    { "./auth.json", ":3:13: index 'b' would replace '%s/auth.json', the 'auth_file' of http://r2" },
+    { "sub/../token", ":3:13: index 'b' would replace '%s/token', the 'events_token_file'" },
+    { "other.json", ":6:13: index 'a' writes to '%s/other.json', as index 'b' does" },
+    /* Another name of the same file. */
+    { "link.json", ":6:13: index 'a' writes to '%s/other.json', the file index 'b' writes to" },
+  };
+
+  g_assert_nonnull (directory);
+  g_assert_cmpint (symlink (other, link), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *yaml = g_strdup_printf ("indexes:\n  b:\n    output: %s\n    registry: http://r1\n"
+                                               "  a:\n    output: other.json\n    registry: http://r2\n%s",
+                                               cases[i].output, common);
+      g_auto(GStrv) parts = g_strsplit (cases[i].expected, "%s", -1);
+      g_autofree char *expected = g_strjoinv (directory, parts);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RiConfig) config = NULL;
+
+      g_assert_true (g_file_set_contents (config_path, yaml, -1, NULL));
+      config = ri_config_load_file (config_path, &error);
+      g_assert_null (config);
+      g_assert_error (error, RI_ERROR, RI_ERROR_CONFIG);
+      if (strstr (error->message, expected) == NULL)
+        g_error ("expected '%s' in '%s'", expected, error->message);
+    }
+  {
+    /* And what does not clash loads. */
+    g_autofree char *yaml = g_strdup_printf ("indexes:\n  b:\n    output: b.json\n    registry: http://r1\n"
+                                             "  a:\n    output: other.json\n    registry: http://r2\n%s", common);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(RiConfig) config = NULL;
+
+    g_assert_true (g_file_set_contents (config_path, yaml, -1, NULL));
+    config = ri_config_load_file (config_path, &error);
+    g_assert_no_error (error);
+  }
+  for (const char *const *name = (const char *const[]) { "config.yaml", "password", "token", "auth.json",
+                                                         "link.json", "other.json", NULL }; *name; name++)
+    {
+      g_autofree char *path = g_build_filename (directory, *name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (directory);
+}
+
+/* Duplicates are found wherever they are among many indexes (the checks
+ * are not quadratic any more; this checks what they find, not how fast). */
+static void
+test_many_indexes (void)
+{
+  const guint n = 20000;
+  const struct { guint at; const char *kind; } duplicates[] = {
+    { 0, NULL }, { 1, "name" }, { n - 1, "name" }, { n / 2, "output" }, { n - 1, "output" },
+  };
+
+  for (guint d = 0; d < G_N_ELEMENTS (duplicates); d++)
+    {
+      g_autoptr(GString) yaml = g_string_new ("indexes:\n");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(RiConfig) config = NULL;
+      guint line = 0;
+
+      for (guint i = 0; i < n; i++)
+        {
+          gboolean duplicate = duplicates[d].kind != NULL && i == duplicates[d].at;
+          guint name = duplicate && g_str_equal (duplicates[d].kind, "name") ? 0 : i;
+          guint output = duplicate && g_str_equal (duplicates[d].kind, "output") ? 0 : i;
+
+          if (duplicate)
+            line = 2 + 3 * i + (g_str_equal (duplicates[d].kind, "output") ? 1 : 0);
+          g_string_append_printf (yaml, "  i%u:\n    output: o%u.json\n    registry: http://r%u\n",
+                                  name, output, i % 7);
+        }
+      config = load (yaml->str, &error);
+      if (duplicates[d].kind == NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (config->indexes->len, ==, n);
+          g_assert_cmpuint (g_hash_table_size (config->registries), ==, 7);
+          for (guint i = 0; i < n; i += 997)
+            {
+              g_autofree char *name = g_strdup_printf ("i%u", i);
+              RiIndexConfig *index = ri_config_get_index (config, name);
+              g_assert_nonnull (index);
+              g_assert_cmpstr (index->name, ==, name);
+            }
+          g_assert_null (ri_config_get_index (config, "i20000"));
+        }
+      else
+        {
+          g_autofree char *where = g_strdup_printf ("test.yaml:%u:", line);
+          g_assert_error (error, RI_ERROR, RI_ERROR_CONFIG);
+          if (!g_str_has_prefix (error->message, where) ||
+              strstr (error->message, g_str_equal (duplicates[d].kind, "name") ? "is defined twice"
+                                                                               : "as index 'i0' does") == NULL)
+            g_error ("expected %s… about a duplicate %s, not '%s'", where, duplicates[d].kind, error->message);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -238,5 +395,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/coalesce-delay-zero", test_coalesce_delay_zero);
   g_test_add_func ("/config/http", test_http);
   g_test_add_func ("/config/http-errors", test_http_errors);
+  g_test_add_func ("/config/credentials-in-url", test_credentials_in_url);
+  g_test_add_func ("/config/output-replaces-nothing", test_output_replaces_nothing);
+  g_test_add_func ("/config/many-indexes", test_many_indexes);
   return g_test_run ();
 }
