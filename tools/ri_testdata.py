@@ -16,6 +16,8 @@ client pushes.
   ri_testdata.py push URL SPEC.json      push what SPEC describes, print the digests
   ri_testdata.py sample URL              push the sample Flatpak-style apps
   ri_testdata.py bulk URL N M            push N repositories x M tags
+  ri_testdata.py attach URL REPO TAG     push a cosign-style signature and attestation
+                                         (sha256-HEX.sig, .att tags) of REPO:TAG
   ri_testdata.py content URL             push what registries hold besides images (see
                                          push_content: signatures, attestations, SBOMs,
                                          OCI 1.1 artifacts, a referrers index, Helm, WASM,
@@ -749,6 +751,29 @@ class ContentPusher:
         return {"expected": self.expected, "skipped": self.skipped, "never_fetched": self.never_fetched}
 
 
+def attach_cosign(url, repository, tag, **client_options):
+    """Signs and attests REPOSITORY:TAG the way cosign's tag scheme stores
+    it (sha256-HEX.sig and .att next to the image); returns the two tags."""
+    client = Client(url, **client_options)
+    try:
+        response, _ = client.request("HEAD", "/v2/%s/manifests/%s" % (repository, tag),
+                                     headers={"Accept": ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
+                                                                   DOCKER_LIST))})
+        hexdigest = response.getheader("Docker-Content-Digest").split(":", 1)[1]
+        pusher = ContentPusher(client, None)
+        tags = []
+        for suffix, layer_type, kind in ((".sig", "application/vnd.dev.cosign.simplesigning.v1+json", "signature"),
+                                         (".att", "application/vnd.dsse.envelope.v1+json", "attestation")):
+            tags.append("sha256-%s%s" % (hexdigest, suffix))
+            pusher.artifact(repository, tags[-1:], OCI_CONFIG, layer_type, kind=kind,
+                            config_bytes=canonical({"architecture": "", "os": "", "config": {},
+                                                    "rootfs": {"type": "layers", "diff_ids": []},
+                                                    "history": [{"comment": suffix}]}))
+        return tags
+    finally:
+        client.close()
+
+
 def push_content(url, workdir, **client_options):
     """Pushes everything of ContentPusher into the registry at @url (one
     that has schema 1 compatibility switched on) and returns what an index
@@ -912,6 +937,9 @@ def main(argv):
     if command == "sample" and len(argv) == 3:
         json.dump(push(argv[2], sample_spec()), sys.stdout, indent=2)
         print()
+        return 0
+    if command == "attach" and len(argv) == 5:
+        print("\n".join(attach_cosign(argv[2], argv[3], argv[4])))
         return 0
     if command == "content" and len(argv) == 3:
         import tempfile
