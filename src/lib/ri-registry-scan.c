@@ -682,11 +682,12 @@ response_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         /* Deleted between listing and fetching: the registry moved on,
          * and the index follows it. */
         {
-          g_prefix_error (&error, "deleted while scanning? ");
+          g_autoptr(GError) why = g_error_new (error->domain, error->code, "%s (deleted while scanning?)",
+                                               error->message);
           if (r->repository != NULL)
-            skip_object (scan, r->repository->name, r->digest ? r->digest : r->url, "gone", r->url, error);
+            skip_object (scan, r->repository->name, r->digest ? r->digest : r->url, "gone", r->url, why);
           else
-            g_warning ("%s; skipped", error->message);
+            g_warning ("%s; skipped", why->message);
         }
       else
         scan_fail (scan, g_steal_pointer (&error));
