@@ -152,6 +152,28 @@ class FailureTest(ritest.TempDirTestCase):
                       result.stderr)
         self.assert_skipped_alone(result, "not-json")
 
+    def test_deep_manifest(self):
+        """Nesting json-glib would recurse through is refused before it."""
+        self.add_other_repository()
+        body = b'{"config": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        self.fake.overrides["/v2/app/manifests/latest"] = (200, {"Content-Type": MANIFEST_TYPE}, body)
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn(self.fake.url + "/v2/app/manifests/latest: skipped (too-deep): the manifest is nested too deeply",
+                      result.stderr)
+        self.assert_skipped_alone(result, "too-deep")
+
+    def test_unknown_digest_algorithm(self):
+        self.add_other_repository()
+        manifest = json.loads(self.fake.routes["/v2/app/manifests/latest"][2])
+        manifest["config"]["digest"] = "sha384:" + "0" * 96
+        data = ri_testdata.canonical(manifest)
+        headers = {"Content-Type": MANIFEST_TYPE, "Docker-Content-Digest": ri_testdata.sha256(data)}
+        self.fake.overrides["/v2/app/manifests/latest"] = (200, headers, data)
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn("skipped (unknown-digest-algorithm): the config digest 'sha384:", result.stderr)
+        self.assert_skipped_alone(result, "unknown-digest-algorithm")
+        self.assertFalse([p for p in self.fake.calls if "sha384" in p])
+
     def test_unusable_config(self):
         """A config that is not JSON, that lies about its size, or whose
         label is a number costs its image only."""
