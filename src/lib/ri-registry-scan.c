@@ -381,7 +381,8 @@ static void store_config (Scan *scan, const char *repository, const char *digest
                           const char *source, gboolean fetched);
 
 static void
-request_config (GTask *task, RiManifest *manifest, ScanRepository *repository, const char *source)
+request_config (GTask *task, RiManifest *manifest, ScanRepository *repository, const char *digest,
+                const char *source)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autofree char *path = NULL;
@@ -393,7 +394,7 @@ request_config (GTask *task, RiManifest *manifest, ScanRepository *repository, c
       g_autoptr(GError) why = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL,
                                            "the config digest '%s' is not of a known algorithm",
                                            manifest->config_digest);
-      skip_object (scan, repository->name, source, "unknown-digest-algorithm", source, why);
+      skip_object (scan, repository->name, digest, "unknown-digest-algorithm", source, why);
       return;
     }
   if (!g_hash_table_add (scan->requested, g_strdup (manifest->config_digest)))
@@ -455,7 +456,7 @@ process_manifest (GTask *task, ScanRepository *repository, const char *digest, G
     }
   if (!manifest->is_list)
     {
-      request_config (task, manifest, repository, source ? source : digest);
+      request_config (task, manifest, repository, digest, source ? source : digest);
       return TRUE;
     }
   if (!tagged)

@@ -208,6 +208,20 @@ class ContentTest(ritest.RegistryTestCase):
         self.assertTrue(value.startswith(ICONS_URI))
         self.assertTrue(os.path.exists(self.path("icons", value[len(ICONS_URI):])))
 
+    def test_cached_run_agrees(self):
+        """What the cache remembers is classified the same way again."""
+        env = {"XDG_CACHE_HOME": self.path("cache")}
+        config = self.write_config(self.config_text(["all"]))
+        first = ritest.run_cli("-v", "-c", config, "index", env=env, check=0)
+        with open(self.path("out", "all.json"), "rb") as f:
+            written = f.read()
+        second = ritest.run_cli("-v", "-c", config, "index", env=env, check=0)
+        self.assertRegex(second.stderr, r"Cache: [1-9]\d* hits")
+        self.assertEqual(self.skipped_line(second), self.skipped_line(first))
+        self.assertEqual(self.skipped_line(second), self.pushed["skipped"])
+        with open(self.path("out", "all.json"), "rb") as f:
+            self.assertEqual(f.read(), written)
+
     def test_latest_only(self):
         result, log = self.index(["latest"])
         document = self.strict_load("latest")
