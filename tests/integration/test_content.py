@@ -9,6 +9,7 @@ non-image, and is text that strict parsers accept."""
 
 import base64
 import copy
+import http.client
 import fnmatch
 import hashlib
 import json
@@ -85,7 +86,7 @@ def strings_of(node):
             yield from strings_of(value)
 
 
-class ContentTest(ritest.RegistryTestCase):
+class ContentTest(ritest.DaemonTestCase):
     registry_extra_config = ri_testdata.SCHEMA1_CONFIG
     registry_access_log = True
 
@@ -221,6 +222,35 @@ class ContentTest(ritest.RegistryTestCase):
         self.assertEqual(self.skipped_line(second), self.pushed["skipped"])
         with open(self.path("out", "all.json"), "rb") as f:
             self.assertEqual(f.read(), written)
+
+    def test_live_answers(self):
+        """The daemon's live answers are the same valid text."""
+        port = ri_testdata.free_port()
+        self.start_daemon("indexes:\n  files:\n    registry: %s\n    output: %s\n    tags: ['*']\n"
+                          "daemon:\n  http:\n    listen: [\"127.0.0.1:%d\"]\n    serve:\n      /: files\n"
+                          % (self.registry.url, self.path("out", "files.json"), port))
+
+        def get(path):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                return response.status, response.read()
+            finally:
+                connection.close()
+
+        status, body = get("/index/static")
+        self.assertEqual(status, 200)
+        with open(self.path("out", "files.json"), "rb") as f:
+            self.assertEqual(body, f.read())
+        status, body = get("/index/static?repository=content/escapes")
+        self.assertEqual(status, 200)
+        document = json.loads(body.decode("utf-8", errors="strict"))
+        (repository,) = document["Results"]
+        self.assertEqual(repository["Images"][0]["Labels"],
+                         self.pushed["expected"]["content/escapes"]["Images"][0]["Labels"])
+        for s in strings_of(document):
+            s.encode("utf-8", errors="strict")
 
     def test_latest_only(self):
         result, log = self.index(["latest"])
