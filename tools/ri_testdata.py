@@ -725,6 +725,15 @@ class ContentPusher:
             "Architecture": "amd64", "Labels": labels,
             "Annotations": {"a%d" % i: decoded for i, (_, decoded) in enumerate(ESCAPES)}})
 
+        # A list whose entry looks like an image and is a Helm chart inside
+        image = self.image("content/mixed", None, arch="amd64", labels={"mixed": "image"})
+        chart = self.artifact("content/mixed", [], "application/vnd.cncf.helm.config.v1+json",
+                              "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                              config_bytes=b'{"name":"inside","version":"1.0.0"}', kind="helm-chart")
+        chart["platform"] = {"architecture": "amd64", "os": "linux"}
+        mixed = self.index("content/mixed", ["latest"], [image, chart])
+        self.expect_list("content/mixed", ["latest"], mixed, [image["entry"]])
+
         # A list with a child that was deleted afterwards
         kept = self.image("content/deleted", None, arch="amd64", labels={"child": "kept"})
         gone = self.image("content/deleted", None, arch="arm64", labels={"child": "gone"})
