@@ -293,20 +293,12 @@ ri_parse_link_next (const char *header, const char *request_url)
 static char *
 describe_error_body (GBytes *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  g_autoptr(JsonNode) document = ri_json_parse_bytes (body, 65536, 16, NULL);
+  JsonNode *root = document;
   JsonArray *errors;
   JsonObject *first;
-  gsize size = 0;
-  const char *data;
 
-  if (body == NULL)
-    return NULL;
-  data = g_bytes_get_data (body, &size);
-  if (size == 0 || size > 65536 || !json_parser_load_from_data (parser, data, size, NULL))
-    return NULL;
-  root = json_parser_get_root (parser);
-  if (!JSON_NODE_HOLDS_OBJECT (root))
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
   root = json_object_get_member (json_node_get_object (root), "errors");
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
