@@ -7,12 +7,25 @@ labels, annotations and data-URI icons. The test suite, the demo (dev/demo)
 and the benchmark all use it, so what they index was pushed the way any
 client pushes.
 
-  ri_testdata.py registry DIR [PORT [NOTIFY_URL]]
+  ri_testdata.py registry [--schema1] DIR [PORT [NOTIFY_URL]]
                                          run a registry storing in DIR, print its URL;
-                                         with NOTIFY_URL, it posts its notifications there
+                                         with NOTIFY_URL, it posts its notifications there;
+                                         --schema1 switches on its schema 1 compatibility
+                                         (config "compatibility: schema1: enabled: true"),
+                                         without which it refuses schema 1 pushes
   ri_testdata.py push URL SPEC.json      push what SPEC describes, print the digests
   ri_testdata.py sample URL              push the sample Flatpak-style apps
   ri_testdata.py bulk URL N M            push N repositories x M tags
+  ri_testdata.py attach URL REPO TAG     push a cosign-style signature and attestation
+                                         (sha256-HEX.sig, .att tags) of REPO:TAG
+  ri_testdata.py content URL             push what registries hold besides images (see
+                                         push_content: signatures, attestations, SBOMs,
+                                         OCI 1.1 artifacts, a referrers index, Helm, WASM,
+                                         buildx attestations, an index of indexes, Windows
+                                         and arm/v7, zstd, odd and unusable configs, a
+                                         deleted child, escapes, a schema 1 manifest); the
+                                         registry needs --schema1 for the last; prints
+                                         what an index of every tag must hold
   ri_testdata.py push-oci URL DIR REPO TAG
                                          push the image of an OCI layout (flatpak
                                          build-bundle --oci) byte for byte
@@ -53,6 +66,10 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+SCHEMA1_CONFIG = "compatibility:\n  schema1:\n    enabled: true\n"
 
 FLATPAK_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x"}
 
@@ -63,6 +80,10 @@ class RegistryError(Exception):
 
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def sha512(data):
+    return "sha512:" + hashlib.sha512(data).hexdigest()
 
 
 def canonical(obj):
@@ -184,8 +205,8 @@ class Client:
             raise RegistryError("%s %s: %d %s" % (method, path, response.status, data[:300]))
         return response, data
 
-    def put_blob(self, repository, data, mount_from=None):
-        digest = sha256(data)
+    def put_blob(self, repository, data, mount_from=None, algorithm=sha256):
+        digest = algorithm(data)
         key = (repository, digest)
         with self.lock:
             if key in self.known_blobs:
@@ -219,6 +240,12 @@ class Client:
         if digest != sha256(data):
             raise RegistryError("registry computed %s for a manifest of digest %s" % (digest, sha256(data)))
         return digest
+
+    def put_manifest_any(self, repository, reference, media_type, data):
+        """A PUT whose digest the registry decides (schema 1: of the payload)."""
+        response, _ = self.request("PUT", "/v2/%s/manifests/%s" % (repository, reference), body=data,
+                                   headers={"Content-Type": media_type}, expect=(201,))
+        return response.getheader("Docker-Content-Digest")
 
     def delete_manifest(self, repository, digest):
         self.request("DELETE", "/v2/%s/manifests/%s" % (repository, digest), expect=(202,))
@@ -398,6 +425,375 @@ def bulk_spec(n_repositories, n_tags, icon_every=10, list_every=10):
     return {"images": images}
 
 
+# ---------------------------------------------------------------------------
+# What registries hold besides images (issue 13). Each piece is pushed the
+# way the tool that makes it pushes it; push_content() returns what an index
+# of every tag must hold, what it must skip (by reason), and the config blobs
+# an indexer must never fetch.
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _der_length(data, i):
+    first = data[i]
+    if first < 0x80:
+        return first, i + 1
+    n = first & 0x7F
+    return int.from_bytes(data[i + 1:i + 1 + n], "big"), i + 1 + n
+
+
+def _ecdsa_raw(der):
+    """r||s of a DER ECDSA-Sig-Value, as JWS ES256 wants it."""
+    assert der[0] == 0x30
+    _, i = _der_length(der, 1)
+    parts = []
+    for _ in range(2):
+        assert der[i] == 0x02
+        length, i = _der_length(der, i + 1)
+        parts.append(int.from_bytes(der[i:i + length], "big").to_bytes(32, "big"))
+        i += length
+    return b"".join(parts)
+
+
+def _libtrust_key_id(spki_der):
+    """libtrust's key ID: base32 of the first 240 bits of the SHA-256 of the
+    public key's DER, in twelve groups of four."""
+    encoded = base64.b32encode(hashlib.sha256(spki_der).digest()[:30]).decode()
+    return ":".join(encoded[i:i + 4] for i in range(0, 48, 4))
+
+
+def sign_schema1(manifest, workdir):
+    """A Docker schema 1 manifest signed as docker 1.x signed it (libtrust
+    JWS, ES256, "prettyjws"), with openssl for the cryptography."""
+    key = os.path.join(workdir, "schema1-key.pem")
+    if not os.path.exists(key):
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                       check=True, capture_output=True)
+    spki = subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-outform", "DER"],
+                          check=True, capture_output=True).stdout
+    point = spki[-65:]
+    assert point[0] == 4
+    payload = json.dumps(manifest, indent=3).encode()
+    close = payload.rindex(b"}")
+    protected = _b64url(json.dumps({"formatLength": close, "formatTail": _b64url(payload[close:]),
+                                    "time": "2026-01-01T00:00:00Z"}).encode())
+    signing_input = (protected + "." + _b64url(payload)).encode()
+    der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing_input,
+                         check=True, capture_output=True).stdout
+    signature = {
+        "header": {"jwk": {"crv": "P-256", "kid": _libtrust_key_id(spki), "kty": "EC",
+                           "x": _b64url(point[1:33]), "y": _b64url(point[33:])},
+                   "alg": "ES256"},
+        "signature": _b64url(_ecdsa_raw(der)),
+        "protected": protected,
+    }
+    signatures = json.dumps([signature], indent=3).replace("\n", "\n   ")
+    return payload[:close] + b',\n   "signatures": ' + signatures.encode() + b"\n" + payload[close:]
+
+
+# Every kind of escape JSON has, and what a careful decoder (Go's) makes
+# of each: an unpaired surrogate and \u0000 become U+FFFD.
+ESCAPES = [
+    ('"quote\\"backslash\\\\slash\\/"', 'quote"backslash\\slash/'),
+    ('"controls\\b\\f\\n\\r\\t\\u0001\\u001f"', "controls\b\f\n\r\t\x01\x1f"),
+    ('"bmp \\u00e9\\u20AC raw \u00e9\u20ac \u2028"', "bmp \u00e9\u20ac raw \u00e9\u20ac \u2028"),
+    ('"pair \\ud83d\\ude00 raw \U0001F600"', "pair \U0001F600 raw \U0001F600"),
+    ('"lone high \\ud800 then x"', "lone high \ufffd then x"),
+    ('"lone low \\udc00x"', "lone low \ufffdx"),
+    ('"reversed \\udc00\\ud800."', "reversed \ufffd\ufffd."),
+    ('"nul \\u0000 inside"', "nul \ufffd inside"),
+    ('"escaped backslash-u \\\\u0000"', "escaped backslash-u \\u0000"),
+]
+ZSTD_EMPTY = b"\x28\xb5\x2f\xfd\x20\x00\x01\x00\x00"
+
+
+class ContentPusher:
+    """Pushes the content and keeps the expectations next to it."""
+
+    def __init__(self, client, workdir):
+        self.client = client
+        self.workdir = workdir
+        self.expected = {}            # repository → {"Images": [...], "Lists": [...]}
+        self.skipped = {}             # reason → count, for an index of every tag
+        self.never_fetched = []       # config digests of what is not an image
+        self.layer = zlib.compress(b"regindexer content layer\n")
+
+    def skip(self, reason, n=1):
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def blob(self, repository, data, algorithm=sha256):
+        return self.client.put_blob(repository, data, algorithm=algorithm)
+
+    def manifest(self, repository, references, media_type, manifest):
+        data = canonical(manifest) if not isinstance(manifest, bytes) else manifest
+        for reference in references or [sha256(data)]:
+            self.client.put_manifest(repository, reference, media_type, data)
+        return {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
+
+    def image(self, repository, tags, os_="linux", arch="amd64", labels=None, annotations=None,
+              fmt="oci", config=None, config_bytes=None, layer_type=None, variant=None,
+              config_algorithm=sha256, config_size_delta=0, expect=True):
+        """An image; its expected entry is filed under @repository when tagged
+        and @expect."""
+        if config_bytes is None:
+            config = dict(config) if config is not None else {
+                "architecture": arch, "os": os_, "config": {"Labels": labels or {}}}
+            if variant:
+                config["variant"] = variant
+            config.setdefault("rootfs", {"type": "layers", "diff_ids": [sha256(b"x")]})
+            config_bytes = canonical(config)
+        layer = ZSTD_EMPTY if layer_type == OCI_LAYER_ZSTD else self.layer
+        layer_digest = self.blob(repository, layer)
+        config_digest = self.blob(repository, config_bytes, algorithm=config_algorithm)
+        docker = fmt == "docker"
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG, "digest": config_digest,
+                       "size": len(config_bytes) + config_size_delta},
+            "layers": [{"mediaType": layer_type or (DOCKER_LAYER if docker else OCI_LAYER),
+                        "digest": layer_digest, "size": len(layer)}],
+        }
+        if annotations is not None and not docker:
+            manifest["annotations"] = annotations
+        descriptor = self.manifest(repository, tags, manifest["mediaType"], manifest)
+        entry = {"Digest": descriptor["digest"], "MediaType": descriptor["mediaType"], "OS": os_,
+                 "Architecture": arch, "Annotations": dict(annotations or {}) if not docker else {},
+                 "Labels": dict(labels or {})}
+        if tags and expect:
+            self.expect_image(repository, dict(entry, Tags=sorted(tags)))
+        descriptor["entry"] = entry
+        descriptor["config_digest"] = config_digest
+        descriptor["platform"] = {"architecture": arch, "os": os_}
+        if variant:
+            descriptor["platform"]["variant"] = variant
+        return descriptor
+
+    def expect_image(self, repository, entry):
+        self.expected.setdefault(repository, {"Images": [], "Lists": []})["Images"].append(entry)
+
+    def expect_list(self, repository, tags, descriptor, children):
+        self.expected.setdefault(repository, {"Images": [], "Lists": []})["Lists"].append({
+            "Tags": sorted(tags), "Digest": descriptor["digest"], "MediaType": descriptor["mediaType"],
+            "Images": children})
+
+    def artifact(self, repository, tags, config_type, layer_type, artifact_type=None, subject=None,
+                 config_bytes=b"{}", kind="artifact", counted=True):
+        """An OCI artifact (config and layer of their own types)."""
+        config_digest = self.blob(repository, config_bytes)
+        layer = ("%s content for %s\n" % (kind, repository)).encode()
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": config_type, "digest": config_digest, "size": len(config_bytes)},
+                    "layers": [{"mediaType": layer_type, "digest": self.blob(repository, layer),
+                                "size": len(layer)}]}
+        if artifact_type:
+            manifest["artifactType"] = artifact_type
+        if subject:
+            manifest["subject"] = {k: subject[k] for k in ("mediaType", "digest", "size")}
+        descriptor = self.manifest(repository, tags, OCI_MANIFEST, manifest)
+        self.never_fetched.append(config_digest)
+        if counted:
+            self.skip(kind)
+        if artifact_type:
+            descriptor["artifactType"] = artifact_type
+        return descriptor
+
+    def index(self, repository, tags, children, fmt="oci", annotations=None):
+        media_type = DOCKER_LIST if fmt == "docker" else OCI_INDEX
+        manifest = {"schemaVersion": 2, "mediaType": media_type,
+                    "manifests": [{k: v for k, v in child.items() if k not in ("entry", "config_digest")}
+                                  for child in children]}
+        if annotations is not None:
+            manifest["annotations"] = annotations
+        return self.manifest(repository, tags, media_type, manifest)
+
+    def push_all(self):
+        red = png(64, 64, (200, 30, 30))
+
+        # An ordinary Flatpak app, with what cosign and OCI 1.1 tools attach.
+        app = self.image("content/app", ["latest", "1.0"],
+                         labels=flatpak_labels("org.content.App", "amd64", red),
+                         annotations={"org.opencontainers.image.title": "App"})
+        hexdigest = app["digest"].split(":", 1)[1]
+        # cosign's tags: an image config whose layers say what they are
+        for suffix, layer_type, kind in ((".sig", "application/vnd.dev.cosign.simplesigning.v1+json", "signature"),
+                                         (".att", "application/vnd.dsse.envelope.v1+json", "attestation"),
+                                         (".sbom", "text/spdx", "sbom")):
+            self.artifact("content/app", ["sha256-%s%s" % (hexdigest, suffix)], OCI_CONFIG, layer_type,
+                          config_bytes=canonical({"architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
+                                                            "os": "", "rootfs": {"type": "layers", "diff_ids": []},
+                                                            "history": [{"comment": suffix}]}), kind=kind)
+        # OCI 1.1: artifacts with artifactType, the empty config and a
+        # subject, pushed by digest, and the referrers tag schema's index
+        signature = self.artifact("content/app", [], OCI_EMPTY, "application/vnd.dev.sigstore.bundle.v0.3+json",
+                                  artifact_type="application/vnd.dev.cosign.artifact.sig.v1+json",
+                                  subject=app, counted=False)
+        report = self.artifact("content/app", [], OCI_EMPTY, "application/vnd.example.report.v1+json",
+                               artifact_type="application/vnd.example.report", subject=app, counted=False)
+        self.index("content/app", ["sha256-" + hexdigest], [signature, report])
+        self.skip("signature")
+        self.skip("artifact")
+        self.skip("list-without-images")
+
+        # Helm and WASM, by their own config types
+        self.artifact("content/helm", ["latest", "0.1.0"], "application/vnd.cncf.helm.config.v1+json",
+                      "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                      config_bytes=b'{"name":"chart","version":"0.1.0","apiVersion":"v2"}', kind="helm-chart")
+        self.artifact("content/wasm", ["latest"], "application/vnd.wasm.config.v0+json",
+                      "application/vnd.wasm.content.layer.v1+wasm",
+                      config_bytes=b'{"architecture":"wasm","os":"wasip1"}', kind="wasm")
+
+        # docker buildx: provenance attestations next to the images
+        children = []
+        for arch in ("amd64", "arm64"):
+            children.append(self.image("content/buildx", None, arch=arch,
+                                       labels=flatpak_labels("org.content.Multi", arch)))
+        attestations = []
+        for child in list(children):
+            config = canonical({"architecture": "unknown", "os": "unknown", "config": {},
+                                "rootfs": {"type": "layers", "diff_ids": []}, "for": child["digest"]})
+            attestation = self.artifact("content/buildx", [], OCI_CONFIG, "application/vnd.in-toto+json",
+                                        config_bytes=config, counted=False)
+            attestation["platform"] = {"architecture": "unknown", "os": "unknown"}
+            attestation["annotations"] = {"vnd.docker.reference.digest": child["digest"],
+                                          "vnd.docker.reference.type": "attestation-manifest"}
+            attestations.append(attestation)
+            self.skip("attestation")
+        buildx = self.index("content/buildx", ["latest"], children + attestations)
+        self.expect_list("content/buildx", ["latest"], buildx, [c["entry"] for c in children])
+
+        # An index of indexes: the inner one is a list where tagged
+        inner_child = self.image("content/nested", None, arch="amd64", labels={"inner": "yes"})
+        inner = self.index("content/nested", ["inner"], [dict(inner_child, platform={"architecture": "amd64",
+                                                                                     "os": "linux"})])
+        self.expect_list("content/nested", ["inner"], inner, [inner_child["entry"]])
+        other_inner = self.index("content/nested", [], [inner_child], annotations={"other": "inner"})
+        self.index("content/nested", ["latest"], [inner, other_inner])
+        self.skip("list-without-images")
+
+        # Windows, arm/v7 and a zstd layer
+        windows = self.image("content/platforms", None, os_="windows", arch="amd64",
+                             config={"architecture": "amd64", "os": "windows", "os.version": "10.0.20348.2113",
+                                     "config": {"Labels": {"kind": "windows"}}}, labels={"kind": "windows"},
+                             fmt="docker")
+        windows["platform"]["os.version"] = "10.0.20348.2113"
+        armv7 = self.image("content/platforms", None, arch="arm", variant="v7", labels={"kind": "armv7"},
+                           fmt="docker")
+        zstd = self.image("content/platforms", None, arch="amd64", labels={"kind": "zstd"},
+                          layer_type=OCI_LAYER_ZSTD, fmt="docker")
+        platforms = self.index("content/platforms", ["latest"], [windows, armv7, zstd], fmt="docker")
+        self.expect_list("content/platforms", ["latest"], platforms,
+                         [windows["entry"], armv7["entry"], zstd["entry"]])
+        self.image("content/platforms", ["windows"], os_="windows", arch="amd64",
+                   config={"architecture": "amd64", "os": "windows", "config": {"Labels": {"kind": "windows"}}},
+                   labels={"kind": "windows"})
+        self.image("content/platforms", ["zstd"], arch="arm64", labels={"kind": "zstd"}, layer_type=OCI_LAYER_ZSTD)
+
+        # Configs that are odd but usable, and some that are not
+        self.image("content/configs", ["noarch"], os_="", arch="", config={"config": {"Labels": {"a": "b"}}},
+                   labels={"a": "b"})
+        self.image("content/configs", ["nullconfig"], config={"architecture": "amd64", "os": "linux",
+                                                              "config": None})
+        self.image("content/configs", ["sha512"], labels={"digest": "sha512"}, config_algorithm=sha512)
+        self.image("content/configs", ["latest"], labels={"org.flatpak.ref": "app/org.content.Configs/x86_64/stable"})
+        for tag, config_bytes, reason in (
+                ("labels-number", canonical({"architecture": "amd64", "os": "linux",
+                                             "config": {"Labels": {"version": 3}}}), "malformed"),
+                ("labels-list", canonical({"architecture": "amd64", "os": "linux",
+                                           "config": {"Labels": ["a", "b"]}}), "malformed"),
+                ("not-json", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary artifact config", "not-json")):
+            self.image("content/configs", [tag], config_bytes=config_bytes, expect=False)
+            self.skip(reason)
+        self.image("content/configs", ["size-lie"], labels={"lie": "yes"}, config_size_delta=7, expect=False)
+        self.skip("size-mismatch")
+
+        # Every kind of escape, in labels (config) and annotations (manifest)
+        text = ('{"architecture":"amd64","os":"linux","config":{"Labels":{%s}}}'
+                % ",".join('"l%d":%s' % (i, raw) for i, (raw, _) in enumerate(ESCAPES))).encode()
+        labels = {"l%d" % i: decoded for i, (_, decoded) in enumerate(ESCAPES)}
+        annotations_text = ",".join('"a%d":%s' % (i, raw) for i, (raw, _) in enumerate(ESCAPES))
+        layer_digest = self.blob("content/escapes", self.layer)
+        config_digest = self.blob("content/escapes", text)
+        manifest = ('{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"%s","size":%d},'
+                    '"layers":[{"mediaType":"%s","digest":"%s","size":%d}],"annotations":{%s}}'
+                    % (OCI_MANIFEST, OCI_CONFIG, config_digest, len(text), OCI_LAYER, layer_digest,
+                       len(self.layer), annotations_text)).encode()
+        descriptor = self.manifest("content/escapes", ["latest"], OCI_MANIFEST, manifest)
+        self.expect_image("content/escapes", {
+            "Tags": ["latest"], "Digest": descriptor["digest"], "MediaType": OCI_MANIFEST, "OS": "linux",
+            "Architecture": "amd64", "Labels": labels,
+            "Annotations": {"a%d" % i: decoded for i, (_, decoded) in enumerate(ESCAPES)}})
+
+        # A list whose entry looks like an image and is a Helm chart inside
+        image = self.image("content/mixed", None, arch="amd64", labels={"mixed": "image"})
+        chart = self.artifact("content/mixed", [], "application/vnd.cncf.helm.config.v1+json",
+                              "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                              config_bytes=b'{"name":"inside","version":"1.0.0"}', kind="helm-chart")
+        chart["platform"] = {"architecture": "amd64", "os": "linux"}
+        mixed = self.index("content/mixed", ["latest"], [image, chart])
+        self.expect_list("content/mixed", ["latest"], mixed, [image["entry"]])
+
+        # A list with a child that was deleted afterwards
+        kept = self.image("content/deleted", None, arch="amd64", labels={"child": "kept"})
+        gone = self.image("content/deleted", None, arch="arm64", labels={"child": "gone"})
+        deleted = self.index("content/deleted", ["latest"], [kept, gone])
+        self.client.delete_manifest("content/deleted", gone["digest"])
+        self.expect_list("content/deleted", ["latest"], deleted, [kept["entry"]])
+        self.skip("gone")
+
+        # Docker schema 1, as docker 1.x pushed it (two tags, one info line)
+        layer_digest = self.blob("content/schema1", self.layer)
+        for tag in ("latest", "old"):
+            body = sign_schema1({
+                "schemaVersion": 1, "name": "content/schema1", "tag": tag, "architecture": "amd64",
+                "fsLayers": [{"blobSum": layer_digest}],
+                "history": [{"v1Compatibility": json.dumps({"id": "%064x" % 1, "architecture": "amd64",
+                                                            "os": "linux", "config": {"Labels": {"old": tag}}})}],
+            }, self.workdir)
+            self.client.put_manifest_any("content/schema1", tag, SCHEMA1_SIGNED, body)
+        self.skip("schema1", 2)
+
+        for repository in self.expected.values():
+            for key in ("Images", "Lists"):
+                repository[key].sort(key=lambda e: (e["Tags"], e["Digest"]))
+        return {"expected": self.expected, "skipped": self.skipped, "never_fetched": self.never_fetched}
+
+
+def attach_cosign(url, repository, tag, **client_options):
+    """Signs and attests REPOSITORY:TAG the way cosign's tag scheme stores
+    it (sha256-HEX.sig and .att next to the image); returns the two tags."""
+    client = Client(url, **client_options)
+    try:
+        response, _ = client.request("HEAD", "/v2/%s/manifests/%s" % (repository, tag),
+                                     headers={"Accept": ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
+                                                                   DOCKER_LIST))})
+        hexdigest = response.getheader("Docker-Content-Digest").split(":", 1)[1]
+        pusher = ContentPusher(client, None)
+        tags = []
+        for suffix, layer_type, kind in ((".sig", "application/vnd.dev.cosign.simplesigning.v1+json", "signature"),
+                                         (".att", "application/vnd.dsse.envelope.v1+json", "attestation")):
+            tags.append("sha256-%s%s" % (hexdigest, suffix))
+            pusher.artifact(repository, tags[-1:], OCI_CONFIG, layer_type, kind=kind,
+                            config_bytes=canonical({"architecture": "", "os": "", "config": {},
+                                                    "rootfs": {"type": "layers", "diff_ids": []},
+                                                    "history": [{"comment": suffix}]}))
+        return tags
+    finally:
+        client.close()
+
+
+def push_content(url, workdir, **client_options):
+    """Pushes everything of ContentPusher into the registry at @url (one
+    that has schema 1 compatibility switched on) and returns what an index
+    of every tag must hold."""
+    client = Client(url, **client_options)
+    try:
+        return ContentPusher(client, workdir).push_all()
+    finally:
+        client.close()
+
+
 REGISTRY_CONFIG = """version: 0.1
 log:
   level: %(log_level)s
@@ -565,10 +961,14 @@ def main(argv):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
     command = argv[1]
+    schema1 = command == "registry" and len(argv) > 2 and argv[2] == "--schema1"
+    if schema1:
+        argv = argv[:2] + argv[3:]
     if command == "registry" and len(argv) in (3, 4, 5):
         notify = ("notifications:\n  endpoints:\n    - name: regindexer\n      url: %s\n      timeout: 5s\n"
                   "      threshold: 10\n      backoff: 1s\n" % argv[4]) if len(argv) == 5 else ""
-        registry = Registry(argv[2], extra_config=notify).start(int(argv[3]) if len(argv) >= 4 else None)
+        registry = Registry(argv[2], extra_config=notify + (SCHEMA1_CONFIG if schema1 else ""))
+        registry.start(int(argv[3]) if len(argv) >= 4 else None)
         print(registry.url, flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -585,6 +985,15 @@ def main(argv):
         return 0
     if command == "sample" and len(argv) == 3:
         json.dump(push(argv[2], sample_spec()), sys.stdout, indent=2)
+        print()
+        return 0
+    if command == "attach" and len(argv) == 5:
+        print("\n".join(attach_cosign(argv[2], argv[3], argv[4])))
+        return 0
+    if command == "content" and len(argv) == 3:
+        import tempfile
+        with tempfile.TemporaryDirectory() as workdir:
+            json.dump(push_content(argv[2], workdir), sys.stdout, indent=2, sort_keys=True)
         print()
         return 0
     if command == "push-oci" and len(argv) == 6:

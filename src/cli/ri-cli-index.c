@@ -176,6 +176,12 @@ ri_cli_index_local (RiCliOptions *options, char **names)
                   bytes);
       g_printerr (_("Cache: %u hits, %u misses, %u stored, %u corrupt, %u pruned\n"),
                   cache->hits, cache->misses, cache->stored, cache->corrupt, cache->pruned);
+      {
+        g_autofree char *skipped = ri_skipped_describe (local.report->skipped);
+        /* TRANSLATORS: a count per reason, such as "2 signature, 1 schema1" */
+        g_printerr (_("Skipped: %u objects (%s)\n"), ri_skipped_total (local.report->skipped),
+                    skipped ? skipped : _("none"));
+      }
       g_printerr (_("Time: %.3f s scanning, %.3f s writing\n"),
                   local.report->scan_us / 1e6, local.report->write_us / 1e6);
       {

@@ -9,9 +9,11 @@
 
 #include "ri-error.h"
 #include "ri-fedmsg-subscriber.h"
+#include "ri-json.h"
 #include "ri-zmq-source.h"
 
 #define MAX_PER_DISPATCH 64
+#define MAX_MESSAGE_DEPTH 64
 
 /**
  * RiFedmsgSubscriber:
@@ -94,10 +96,10 @@ frame_text (GBytes *frame)
 RiFedmsgVerdict
 ri_fedmsg_classify (GPtrArray *frames, gboolean truncated, const char * const *topics, char **reason)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) error = NULL;
   g_autofree char *topic = NULL;
-  JsonNode *root, *msg_node, *node;
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *msg_node, *node;
   JsonObject *msg;
   const char *ctype;
   gsize size;
@@ -116,12 +118,11 @@ ri_fedmsg_classify (GPtrArray *frames, gboolean truncated, const char * const *t
     return *reason = g_strdup_printf ("topic '%s' is not subscribed to", topic), RI_FEDMSG_IGNORED;
 
   data = g_bytes_get_data (g_ptr_array_index (frames, 1), &size);
-  if (size == 0)
-    return *reason = g_strdup ("the body is empty"), RI_FEDMSG_MALFORMED;
-  if (!json_parser_load_from_data (parser, data, size, &error))
-    return *reason = g_strdup_printf ("the body is not JSON: %s", error->message), RI_FEDMSG_MALFORMED;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  /* Bounded: a message nested 200,000 levels deep overflowed the stack. */
+  root = ri_json_parse_bounded (data, size, G_MAXSSIZE, MAX_MESSAGE_DEPTH, &error);
+  if (root == NULL)
+    return *reason = g_strdup_printf ("the body %s", error->message), RI_FEDMSG_MALFORMED;
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     return *reason = g_strdup ("the body is not a JSON object"), RI_FEDMSG_MALFORMED;
   msg_node = json_object_get_member (json_node_get_object (root), "msg");
   if (msg_node == NULL || !JSON_NODE_HOLDS_OBJECT (msg_node))

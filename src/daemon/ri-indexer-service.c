@@ -163,6 +163,7 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
       g_variant_dict_insert (&entry, "images", "u", index->counts.images);
       g_variant_dict_insert (&entry, "repositories", "u", index->counts.repositories);
       g_variant_dict_insert (&entry, "error", "s", index->error ? index->error : "");
+      g_variant_dict_insert_value (&entry, "skipped", ri_index_report_skipped_to_variant (index));
       g_variant_builder_add (&indexes, "{s@a{sv}}", index->name, g_variant_dict_end (&entry));
     }
   g_variant_dict_insert_value (&details, "indexes", g_variant_builder_end (&indexes));
@@ -172,6 +173,8 @@ job_finished_cb (RiScheduler *scheduler, guint64 job, RiRunReport *report, const
   g_variant_dict_insert (&details, "write-duration", "x", report ? report->write_us : (gint64) 0);
   g_variant_dict_insert_value (&details, "requests", ri_status_requests (report));
   g_variant_dict_insert (&details, "bytes", "t", report ? report->stats.bytes : (guint64) 0);
+  g_variant_dict_insert_value (&details, "skipped", report ? ri_run_report_skipped_to_variant (report)
+                                                           : g_variant_new ("a{su}", NULL));
 
   message = error != NULL ? error : report->message;
   ri_dbus_indexer_emit_reindex_finished (self->skeleton, job, error == NULL, message,

@@ -109,6 +109,7 @@ static void
 index_status_free (RiIndexStatus *status)
 {
   g_free (status->last_error);
+  g_clear_pointer (&status->skipped, g_variant_unref);
   g_free (status);
 }
 
@@ -224,6 +225,8 @@ index_done_cb (RiIndexer *indexer, const RiIndexReport *report, gpointer user_da
         status->last_changed_us = now;
       status->images = report->counts.images;
       status->repositories = report->counts.repositories;
+      g_clear_pointer (&status->skipped, g_variant_unref);
+      status->skipped = g_variant_ref_sink (ri_index_report_skipped_to_variant (report));
       g_clear_pointer (&status->last_error, g_free);
     }
   else

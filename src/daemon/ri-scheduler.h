@@ -15,6 +15,7 @@ typedef struct {
   guint images;
   guint repositories;
   char *last_error;         /* (owned) (nullable) */
+  GVariant *skipped;        /* (owned) (nullable) a{su} of the last write: reason → objects */
 } RiIndexStatus;
 
 #define RI_TYPE_SCHEDULER (ri_scheduler_get_type ())

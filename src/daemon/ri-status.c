@@ -53,6 +53,8 @@ indexes_status (RiScheduler *scheduler)
       g_variant_dict_insert (&entry, "images", "u", status->images);
       g_variant_dict_insert (&entry, "repositories", "u", status->repositories);
       g_variant_dict_insert (&entry, "last-error", "s", status->last_error ? status->last_error : "");
+      g_variant_dict_insert_value (&entry, "skipped",
+                                   status->skipped ? status->skipped : g_variant_new ("a{su}", NULL));
       g_variant_builder_add (&indexes, "{s@a{sv}}", index->name, g_variant_dict_end (&entry));
     }
   return g_variant_builder_end (&indexes);
@@ -151,6 +153,8 @@ ri_status_build (RiScheduler *scheduler, const char *config_path, RiFedmsgSubscr
   g_variant_dict_insert (&status, "bytes", "t", last ? last->stats.bytes : (guint64) 0);
   g_variant_dict_insert (&status, "scan-duration", "x", last ? last->scan_us : (gint64) 0);
   g_variant_dict_insert (&status, "write-duration", "x", last ? last->write_us : (gint64) 0);
+  g_variant_dict_insert_value (&status, "skipped", last ? ri_run_report_skipped_to_variant (last)
+                                                          : g_variant_new ("a{su}", NULL));
   g_variant_dict_insert_value (&status, "indexes", indexes_status (scheduler));
   if (fedmsg != NULL)
     g_variant_dict_insert_value (&status, "fedmsg", fedmsg_status (fedmsg));

@@ -235,6 +235,16 @@ finish_run (GTask *task)
                                        (report->finished_us - report->started_us) / 1e6);
   else
     report->message = g_strdup_printf ("%u of %u indexes failed", failed, report->indexes->len);
+  {
+    g_autofree char *skipped = ri_skipped_describe (report->skipped);
+    if (skipped != NULL)
+      {
+        char *message = g_strdup_printf ("%s; %u objects skipped (%s)", report->message,
+                                         ri_skipped_total (report->skipped), skipped);
+        g_free (report->message);
+        report->message = message;
+      }
+  }
   g_task_return_pointer (task, ri_run_report_ref (report), (GDestroyNotify) ri_run_report_unref);
 }
 
@@ -256,6 +266,7 @@ index_report_new (const RiIndexConfig *index)
   /* Empty for an index that is only served over HTTP. */
   report->output = g_strdup (index->output ? index->output : "");
   report->registry = g_strdup (index->registry);
+  report->skipped = ri_skipped_new ();
   return report;
 }
 
@@ -264,6 +275,9 @@ write_index (Run *run, const RiIndexConfig *index, RiRegistryModel *model, RiInd
 {
   g_autoptr(GError) error = NULL;
 
+  /* Even a failed write had a model: what the scan left out is known. */
+  g_hash_table_unref (report->skipped);
+  report->skipped = ri_registry_model_count_skipped (model);
   if (ri_index_write (index, model, run->icons, &report->counts, &report->changed, &error))
     {
       report->success = TRUE;
@@ -335,6 +349,9 @@ registry_done (GTask *task, GPtrArray *reports)
 {
   Run *run = g_task_get_task_data (task);
 
+  /* The indexes of one registry share its scan: its skips count once. */
+  if (reports->len > 0)
+    ri_skipped_add (run->report->skipped, ((RiIndexReport *) g_ptr_array_index (reports, 0))->skipped);
   for (guint i = 0; i < reports->len; i++)
     {
       RiIndexReport *report = g_ptr_array_index (reports, i);

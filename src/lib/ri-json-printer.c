@@ -9,12 +9,30 @@
  * deployments diff and cache; json-glib's pretty printer spells it
  * differently ("key" : value, "{    }"), so the bytes are produced here. */
 
+/* Appends @s as a JSON string. Only valid UTF-8 is written: a byte that
+ * does not begin a valid sequence (a surrogate's encoding among them)
+ * becomes U+FFFD, byte by byte, as Go's encoding/json does, and the rest
+ * of the string follows; everything else is written as it is. */
 void
 ri_json_append_string (GString *out, const char *s)
 {
   g_string_append_c (out, '"');
   for (const unsigned char *p = (const unsigned char *) s; *p; p++)
     {
+      if (*p >= 0x80)
+        {
+          gunichar c = g_utf8_get_char_validated ((const char *) p, -1);
+
+          if (c == (gunichar) -1 || c == (gunichar) -2)
+            g_string_append (out, "\xef\xbf\xbd");
+          else
+            {
+              guint length = g_utf8_skip[*p];
+              g_string_append_len (out, (const char *) p, length);
+              p += length - 1;
+            }
+          continue;
+        }
       switch (*p)
         {
         case '"': g_string_append (out, "\\\""); break;

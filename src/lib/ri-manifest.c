@@ -3,16 +3,26 @@
 #include <json-glib/json-glib.h>
 
 #include "ri-error.h"
+#include "ri-json.h"
 #include "ri-manifest.h"
 #include "ri-names.h"
 
+/* Real manifests and configs nest a few levels; the limits are those the
+ * scan also asks of the registry's answers. */
 #define MAX_JSON_DEPTH 32
+#define MAX_MANIFEST_SIZE (4 * 1024 * 1024)
+#define MAX_CONFIG_SIZE (16 * 1024 * 1024)
+#define MAX_LIST_PAGE_SIZE (8 * 1024 * 1024)
 
 static void
 descriptor_clear (RiDescriptor *descriptor)
 {
   g_free (descriptor->digest);
   g_free (descriptor->media_type);
+  g_free (descriptor->artifact_type);
+  g_free (descriptor->platform_os);
+  g_free (descriptor->platform_architecture);
+  g_free (descriptor->reference_type);
 }
 
 void
@@ -34,73 +44,106 @@ ri_image_config_free (RiImageConfig *config)
   g_free (config);
 }
 
-/* json-glib's parser recurses once per level without a bound, so a body
- * of a few megabytes of '[' would exhaust the stack: measure the nesting
- * on the raw bytes first (strings skipped) and refuse what is absurd. */
-static gboolean
-nesting_is_sane (const char *data, gsize size)
+const char *
+ri_object_kind_to_string (RiObjectKind kind)
 {
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < size; i++)
+  switch (kind)
     {
-      char c = data[i];
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > MAX_JSON_DEPTH)
-            return FALSE;
-        }
-      else if ((c == '}' || c == ']') && depth > 0)
-        depth--;
+    case RI_OBJECT_IMAGE: return "image";
+    case RI_OBJECT_LIST: return "list";
+    case RI_OBJECT_SIGNATURE: return "signature";
+    case RI_OBJECT_ATTESTATION: return "attestation";
+    case RI_OBJECT_SBOM: return "sbom";
+    case RI_OBJECT_HELM_CHART: return "helm-chart";
+    case RI_OBJECT_WASM: return "wasm";
+    case RI_OBJECT_ARTIFACT: return "artifact";
+    case RI_OBJECT_SCHEMA1: return "schema1";
+    default: return "artifact";
     }
-  return TRUE;
 }
 
-/* Parses @bytes as a JSON object and returns a new reference to it. */
-static JsonObject *
-parse_object (GBytes *bytes, const char *what, GError **error)
+gboolean
+ri_media_type_is_schema1 (const char *media_type)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
-  gsize size = 0;
-  const char *data = g_bytes_get_data (bytes, &size);
-  JsonNode *root;
+  return g_strcmp0 (media_type, "application/vnd.docker.distribution.manifest.v1+json") == 0 ||
+         g_strcmp0 (media_type, "application/vnd.docker.distribution.manifest.v1+prettyjws") == 0;
+}
 
-  /* An empty GBytes has no data at all, which json-glib refuses without
-   * saying why (found by fuzzing: a registry answering 200 with no body). */
-  if (size == 0 || data == NULL)
+static gboolean
+is_image_config (const char *media_type)
+{
+  return g_strcmp0 (media_type, RI_MEDIA_TYPE_OCI_CONFIG) == 0 ||
+         g_strcmp0 (media_type, RI_MEDIA_TYPE_DOCKER_CONFIG) == 0;
+}
+
+/* The kind a media type or artifactType names, for what is not an image:
+ * the types cosign, Notation, in-toto, SPDX, CycloneDX, Helm and the WASM
+ * OCI tools write; anything else is some artifact. */
+static RiObjectKind
+classify_artifact_type (const char *type)
+{
+  static const struct {
+    const char *prefix;
+    RiObjectKind kind;
+  } known[] = {
+    { "application/vnd.dev.cosign.simplesigning", RI_OBJECT_SIGNATURE },
+    { "application/vnd.dev.cosign.artifact.sig", RI_OBJECT_SIGNATURE },
+    { "application/vnd.dev.sigstore.bundle", RI_OBJECT_SIGNATURE },
+    { "application/vnd.cncf.notary.signature", RI_OBJECT_SIGNATURE },
+    { "application/vnd.dev.cosign.attestation", RI_OBJECT_ATTESTATION },
+    { "application/vnd.dsse.envelope", RI_OBJECT_ATTESTATION },
+    { "application/vnd.in-toto", RI_OBJECT_ATTESTATION },
+    { "application/vnd.dev.cosign.artifact.sbom", RI_OBJECT_SBOM },
+    { "application/spdx", RI_OBJECT_SBOM },
+    { "text/spdx", RI_OBJECT_SBOM },
+    { "application/vnd.cyclonedx", RI_OBJECT_SBOM },
+    { "application/vnd.syft", RI_OBJECT_SBOM },
+    { "application/vnd.cncf.helm.", RI_OBJECT_HELM_CHART },
+    { "application/vnd.wasm.", RI_OBJECT_WASM },
+    { "application/vnd.module.wasm.", RI_OBJECT_WASM },
+  };
+
+  if (type != NULL)
+    for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+      if (g_str_has_prefix (type, known[i].prefix))
+        return known[i].kind;
+  return RI_OBJECT_ARTIFACT;
+}
+
+RiObjectKind
+ri_descriptor_classify (const RiDescriptor *descriptor)
+{
+  /* buildx writes its provenance and SBOM attestations as image
+   * manifests in the list, marked only by these two. */
+  if (g_strcmp0 (descriptor->reference_type, "attestation-manifest") == 0 ||
+      (g_strcmp0 (descriptor->platform_os, "unknown") == 0 &&
+       g_strcmp0 (descriptor->platform_architecture, "unknown") == 0))
+    return RI_OBJECT_ATTESTATION;
+  if (descriptor->artifact_type != NULL)
+    return classify_artifact_type (descriptor->artifact_type);
+  if (ri_media_type_is_image (descriptor->media_type))
+    return RI_OBJECT_IMAGE;
+  if (ri_media_type_is_list (descriptor->media_type))
+    return RI_OBJECT_LIST;
+  if (ri_media_type_is_schema1 (descriptor->media_type))
+    return RI_OBJECT_SCHEMA1;
+  return RI_OBJECT_ARTIFACT;
+}
+
+/* Parses @bytes as a JSON object and returns a new reference to it. Errors
+ * from the bounded parser keep their RI_JSON_ERROR code, so a caller can
+ * tell "too deep" from "not JSON". */
+static JsonObject *
+parse_object (GBytes *bytes, const char *what, gsize max_size, GError **error)
+{
+  g_autoptr(JsonNode) root = ri_json_parse_bytes (bytes, max_size, MAX_JSON_DEPTH, error);
+
+  if (root == NULL)
     {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is empty", what);
+      g_prefix_error (error, "the %s ", what);
       return NULL;
     }
-  if (!g_utf8_validate_len (data, size, NULL))
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is not UTF-8", what);
-      return NULL;
-    }
-  if (!nesting_is_sane (data, size))
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is nested too deeply", what);
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, data, size, &local_error))
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is not valid JSON: %s", what,
-                   local_error->message);
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is not a JSON object", what);
       return NULL;
@@ -163,11 +206,40 @@ get_string_map (JsonObject *object, const char *member, const char *what, GHashT
   return TRUE;
 }
 
+/* A member that only classifies: anything but a string counts as absent
+ * (json-glib's own getter is critical about other types). */
+static const char *
+string_or_null (JsonObject *object, const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  return node != NULL && json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
+}
+
+static gboolean
+get_optional_size (JsonObject *object, const char *what, gint64 *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, "size");
+
+  *out = -1;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 0)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "a size in the %s is not a non-negative integer", what);
+      return FALSE;
+    }
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
 static gboolean
 parse_descriptor (JsonNode *node, const char *what, RiDescriptor *out, GError **error)
 {
   JsonObject *object;
-  const char *digest, *media_type;
+  const char *digest, *media_type, *artifact_type, *os = NULL, *architecture = NULL;
+  const char *reference_type = NULL;
+  JsonNode *member;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -176,39 +248,116 @@ parse_descriptor (JsonNode *node, const char *what, RiDescriptor *out, GError **
     }
   object = json_node_get_object (node);
   if (!get_optional_string (object, "digest", what, &digest, error) ||
-      !get_optional_string (object, "mediaType", what, &media_type, error))
+      !get_optional_string (object, "mediaType", what, &media_type, error) ||
+      !get_optional_string (object, "artifactType", what, &artifact_type, error) ||
+      !get_optional_size (object, what, &out->size, error))
     return FALSE;
   if (digest == NULL)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "a descriptor in the %s has no digest", what);
       return FALSE;
     }
+  /* Platform and annotations only classify the entry: odd values there
+   * make it an unknown entry, not a broken list. */
+  member = json_object_get_member (object, "platform");
+  if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
+    {
+      JsonObject *platform = json_node_get_object (member);
+      os = string_or_null (platform, "os");
+      architecture = string_or_null (platform, "architecture");
+    }
+  member = json_object_get_member (object, "annotations");
+  if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
+    reference_type = string_or_null (json_node_get_object (member), "vnd.docker.reference.type");
   out->digest = g_strdup (digest);
   out->media_type = g_strdup (media_type);
+  out->artifact_type = g_strdup (artifact_type);
+  out->platform_os = g_strdup (os);
+  out->platform_architecture = g_strdup (architecture);
+  out->reference_type = g_strdup (reference_type);
   return TRUE;
+}
+
+/* Legacy cosign and oras attachments are manifests with an image config
+ * whose layers say what they are. */
+static RiObjectKind
+classify_by_layers (JsonObject *object)
+{
+  JsonNode *node = json_object_get_member (object, "layers");
+  JsonArray *layers;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return RI_OBJECT_IMAGE;
+  layers = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (layers); i++)
+    {
+      JsonNode *layer = json_array_get_element (layers, i);
+      const char *type;
+      RiObjectKind kind;
+
+      if (!JSON_NODE_HOLDS_OBJECT (layer))
+        continue;
+      type = string_or_null (json_node_get_object (layer), "mediaType");
+      if (type == NULL || g_str_has_prefix (type, "application/vnd.oci.image.layer.") ||
+          g_str_has_prefix (type, "application/vnd.docker.image.rootfs."))
+        continue;
+      kind = classify_artifact_type (type);
+      if (kind != RI_OBJECT_ARTIFACT)
+        return kind;
+    }
+  return RI_OBJECT_IMAGE;
+}
+
+gboolean
+ri_manifest_is_schema1 (GBytes *bytes, const char *content_type)
+{
+  g_autoptr(JsonObject) object = NULL;
+  JsonNode *node;
+
+  if (ri_media_type_is_schema1 (content_type))
+    return TRUE;
+  /* Distribution names the type; only an unnamed one needs a look inside. */
+  if (ri_media_type_is_image (content_type) || ri_media_type_is_list (content_type))
+    return FALSE;
+  object = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, NULL);
+  if (object == NULL)
+    return FALSE;
+  node = json_object_get_member (object, "schemaVersion");
+  return node != NULL && json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) == 1;
 }
 
 RiManifest *
 ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
 {
-  g_autoptr(JsonObject) object = parse_object (bytes, "manifest", error);
+  g_autoptr(JsonObject) object = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, error);
   g_autoptr(RiManifest) manifest = NULL;
-  const char *media_type;
+  const char *media_type, *artifact_type;
   JsonNode *node;
 
   if (object == NULL)
     return NULL;
-  if (!get_optional_string (object, "mediaType", "manifest", &media_type, error))
+  if (!get_optional_string (object, "mediaType", "manifest", &media_type, error) ||
+      !get_optional_string (object, "artifactType", "manifest", &artifact_type, error))
     return NULL;
   /* OCI makes mediaType optional in the body; the Content-Type then says. */
   if (media_type == NULL)
     media_type = content_type;
-  if (media_type == NULL)
+  node = json_object_get_member (object, "schemaVersion");
+  if (node != NULL && json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) == 1)
+    media_type = "application/vnd.docker.distribution.manifest.v1+json";
+  if (media_type == NULL || g_str_equal (media_type, "application/json"))
     media_type = json_object_has_member (object, "manifests") ? RI_MEDIA_TYPE_OCI_INDEX
                                                               : RI_MEDIA_TYPE_OCI_MANIFEST;
 
   manifest = g_new0 (RiManifest, 1);
   manifest->media_type = g_strdup (media_type);
+  manifest->config_size = -1;
+  if (ri_media_type_is_schema1 (media_type))
+    {
+      manifest->kind = RI_OBJECT_SCHEMA1;
+      manifest->annotations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      return g_steal_pointer (&manifest);
+    }
   if (!get_string_map (object, "annotations", "manifest", &manifest->annotations, error))
     return NULL;
 
@@ -224,14 +373,17 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
         }
       if (!parse_descriptor (node, "manifest's config", &config, error))
         return NULL;
-      if (!ri_digest_is_valid (config.digest))
-        {
-          g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL,
-                       "the manifest's config digest '%s' is not a sha256 digest", config.digest);
-          descriptor_clear (&config);
-          return NULL;
-        }
+      /* What the manifest is decides whether its config is ever fetched:
+       * an artifactType, or a config that is not an image's, says it is
+       * not an image (OCI 1.1 artifacts, Helm charts, WASM modules). */
+      if (artifact_type != NULL)
+        manifest->kind = classify_artifact_type (artifact_type);
+      else if (!is_image_config (config.media_type))
+        manifest->kind = classify_artifact_type (config.media_type);
+      else
+        manifest->kind = classify_by_layers (object);
       manifest->config_digest = g_steal_pointer (&config.digest);
+      manifest->config_size = config.size;
       descriptor_clear (&config);
       return g_steal_pointer (&manifest);
     }
@@ -241,6 +393,7 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
       JsonArray *children;
 
       manifest->is_list = TRUE;
+      manifest->kind = artifact_type != NULL ? classify_artifact_type (artifact_type) : RI_OBJECT_LIST;
       manifest->children = g_array_new (FALSE, TRUE, sizeof (RiDescriptor));
       g_array_set_clear_func (manifest->children, (GDestroyNotify) descriptor_clear);
       node = json_object_get_member (object, "manifests");
@@ -254,20 +407,24 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
         {
           RiDescriptor child = { 0 };
           if (!parse_descriptor (json_array_get_element (children, i), "image list", &child, error))
-            return NULL;
+            {
+              descriptor_clear (&child);
+              return NULL;
+            }
           g_array_append_val (manifest->children, child);
         }
       return g_steal_pointer (&manifest);
     }
 
-  g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "unsupported manifest media type '%s'", media_type);
-  return NULL;
+  /* Some other kind of document altogether: not an image, nothing to fetch. */
+  manifest->kind = RI_OBJECT_ARTIFACT;
+  return g_steal_pointer (&manifest);
 }
 
 RiImageConfig *
 ri_image_config_parse (GBytes *bytes, GError **error)
 {
-  g_autoptr(JsonObject) object = parse_object (bytes, "image config", error);
+  g_autoptr(JsonObject) object = parse_object (bytes, "image config", MAX_CONFIG_SIZE, error);
   g_autoptr(RiImageConfig) config = NULL;
   const char *os, *architecture;
   JsonNode *node;
@@ -306,12 +463,7 @@ ri_name_list_parse (GBytes *bytes, const char *member, GError **error)
   JsonNode *node;
   JsonArray *array;
 
-  if (bytes == NULL)
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the response has no body");
-      return NULL;
-    }
-  object = parse_object (bytes, "response", error);
+  object = parse_object (bytes, "response", MAX_LIST_PAGE_SIZE, error);
   if (object == NULL)
     return NULL;
   node = json_object_get_member (object, member);

@@ -4,16 +4,47 @@
 
 G_BEGIN_DECLS
 
+#define RI_MEDIA_TYPE_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define RI_MEDIA_TYPE_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define RI_MEDIA_TYPE_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+
+/* What a manifest (or a list's entry) holds: only images and lists of
+ * images are indexed; every other kind is skipped, counted by its name. */
+typedef enum {
+  RI_OBJECT_IMAGE,
+  RI_OBJECT_LIST,
+  RI_OBJECT_SIGNATURE,
+  RI_OBJECT_ATTESTATION,
+  RI_OBJECT_SBOM,
+  RI_OBJECT_HELM_CHART,
+  RI_OBJECT_WASM,
+  RI_OBJECT_ARTIFACT,         /* any other OCI artifact, or an unknown media type */
+  RI_OBJECT_SCHEMA1,
+} RiObjectKind;
+
+const char *ri_object_kind_to_string  (RiObjectKind kind);
+gboolean    ri_media_type_is_schema1  (const char  *media_type);
+
 typedef struct {
-  char *digest;              /* (owned) */
-  char *media_type;          /* (owned) */
+  char *digest;              /* (owned) as written: not checked */
+  char *media_type;          /* (owned) (nullable) */
+  char *artifact_type;       /* (owned) (nullable) */
+  char *platform_os;         /* (owned) (nullable) */
+  char *platform_architecture; /* (owned) (nullable) */
+  char *reference_type;      /* (owned) (nullable) annotation vnd.docker.reference.type */
+  gint64 size;               /* -1 when not given */
 } RiDescriptor;
+
+/* What a list's entry points at, from the entry alone. */
+RiObjectKind ri_descriptor_classify (const RiDescriptor *descriptor);
 
 /* A parsed image manifest or image list, as the registry served it. */
 typedef struct {
   char *media_type;          /* (owned) */
-  gboolean is_list;
-  char *config_digest;       /* (owned) (nullable) images only */
+  RiObjectKind kind;
+  gboolean is_list;          /* an index or manifest list, whatever its kind */
+  char *config_digest;       /* (owned) (nullable) images only; as written, not checked */
+  gint64 config_size;        /* -1 when not given */
   GHashTable *annotations;   /* (owned) string → string */
   GArray *children;          /* (owned) (element-type RiDescriptor) lists only */
 } RiManifest;
@@ -23,6 +54,11 @@ RiManifest *ri_manifest_parse (GBytes     *bytes,
                                GError    **error);
 void        ri_manifest_free  (RiManifest *manifest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiManifest, ri_manifest_free)
+
+/* Whether @bytes claim to be a Docker schema 1 manifest; for skipping
+ * bytes whose digest cannot match, so nothing else is read from them. */
+gboolean    ri_manifest_is_schema1 (GBytes     *bytes,
+                                    const char *content_type);
 
 /* What an image's config blob says that an index needs. */
 typedef struct {

@@ -154,6 +154,7 @@ ri_registry_model_new (const char *registry)
   model->registry = g_strdup (registry);
   model->repositories = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_repository_unref);
   model->referenced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  model->skipped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   return model;
 }
 
@@ -172,6 +173,7 @@ ri_registry_model_unref (RiRegistryModel *model)
   g_free (model->registry);
   g_ptr_array_unref (model->repositories);
   g_hash_table_unref (model->referenced);
+  g_hash_table_unref (model->skipped);
   g_free (model);
 }
 
@@ -213,6 +215,20 @@ ri_registry_model_merge (RiRegistryModel *base, RiRegistryModel *update, GHashTa
     }
   g_ptr_array_sort (model->repositories, compare_repositories);
 
+  /* What was skipped follows the repositories it was found in. */
+  {
+    GHashTable *sources[] = { base->skipped, update->skipped };
+    gpointer name, counts;
+
+    for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
+      {
+        g_hash_table_iter_init (&iter, sources[i]);
+        while (g_hash_table_iter_next (&iter, &name, &counts))
+          if (g_hash_table_contains (refreshed, name) == (i == 1))
+            g_hash_table_replace (model->skipped, g_strdup (name), g_hash_table_ref (counts));
+      }
+  }
+
   g_hash_table_iter_init (&iter, base->referenced);
   while (g_hash_table_iter_next (&iter, &digest, NULL))
     g_hash_table_add (model->referenced, g_strdup (digest));
@@ -220,4 +236,39 @@ ri_registry_model_merge (RiRegistryModel *base, RiRegistryModel *update, GHashTa
   while (g_hash_table_iter_next (&iter, &digest, NULL))
     g_hash_table_add (model->referenced, g_strdup (digest));
   return model;
+}
+
+/* Counts an object of @repository left out of the model, by @reason. */
+void
+ri_registry_model_add_skipped (RiRegistryModel *model, const char *repository, const char *reason)
+{
+  GHashTable *counts = g_hash_table_lookup (model->skipped, repository);
+
+  if (counts == NULL)
+    {
+      counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_hash_table_insert (model->skipped, g_strdup (repository), counts);
+    }
+  g_hash_table_replace (counts, g_strdup (reason),
+                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, reason)) + 1));
+}
+
+/* The objects skipped in all the repositories: a new reason → count table. */
+GHashTable *
+ri_registry_model_count_skipped (RiRegistryModel *model)
+{
+  GHashTable *total = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter, inner;
+  gpointer counts, reason, count;
+
+  g_hash_table_iter_init (&iter, model->skipped);
+  while (g_hash_table_iter_next (&iter, NULL, &counts))
+    {
+      g_hash_table_iter_init (&inner, counts);
+      while (g_hash_table_iter_next (&inner, &reason, &count))
+        g_hash_table_replace (total, g_strdup (reason),
+                              GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (total, reason)) +
+                                                GPOINTER_TO_UINT (count)));
+    }
+  return total;
 }

@@ -41,6 +41,7 @@ typedef struct {
   char *registry;         /* (owned) base URL */
   GPtrArray *repositories;/* (owned) (element-type RiRepository) sorted by name */
   GHashTable *referenced; /* (owned) set of every manifest and config digest the scan used */
+  GHashTable *skipped;    /* (owned) repository name → (reason → count as GUINT_TO_POINTER) */
   gatomicrefcount ref_count;
 } RiRegistryModel;
 
@@ -64,6 +65,10 @@ void             ri_registry_model_sort   (RiRegistryModel *model);
 RiRegistryModel *ri_registry_model_merge  (RiRegistryModel *base,
                                            RiRegistryModel *update,
                                            GHashTable      *refreshed);
+void             ri_registry_model_add_skipped   (RiRegistryModel *model,
+                                                  const char      *repository,
+                                                  const char      *reason);
+GHashTable      *ri_registry_model_count_skipped (RiRegistryModel *model);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiImage, ri_image_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiImageList, ri_image_list_unref)

@@ -96,6 +96,54 @@ ri_digest_compute (GBytes *bytes)
   return g_strconcat ("sha256:", hex, NULL);
 }
 
+/* The algorithms the OCI image spec registers, with their hex lengths. */
+static const struct {
+  const char *prefix;
+  GChecksumType type;
+  gsize hex_length;
+} digest_algorithms[] = {
+  { "sha256:", G_CHECKSUM_SHA256, 64 },
+  { "sha512:", G_CHECKSUM_SHA512, 128 },
+};
+
+static int
+digest_algorithm (const char *digest)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (digest_algorithms); i++)
+    {
+      gsize prefix_length = strlen (digest_algorithms[i].prefix);
+
+      if (!g_str_has_prefix (digest, digest_algorithms[i].prefix) ||
+          strlen (digest) != prefix_length + digest_algorithms[i].hex_length)
+        continue;
+      for (const char *p = digest + prefix_length; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+          return -1;
+      return i;
+    }
+  return -1;
+}
+
+/* A well-formed digest of a registered algorithm (sha256 or sha512). */
+gboolean
+ri_digest_is_supported (const char *digest)
+{
+  return digest != NULL && digest_algorithm (digest) >= 0;
+}
+
+/* The digest of @bytes with the algorithm of @expected (which must be
+ * supported), for comparing with it. */
+char *
+ri_digest_compute_as (GBytes *bytes, const char *expected)
+{
+  int i = digest_algorithm (expected);
+  g_autofree char *hex = NULL;
+
+  g_return_val_if_fail (i >= 0, NULL);
+  hex = g_compute_checksum_for_bytes (digest_algorithms[i].type, bytes);
+  return g_strconcat (digest_algorithms[i].prefix, hex, NULL);
+}
+
 gboolean
 ri_media_type_is_image (const char *media_type)
 {

@@ -5,8 +5,15 @@
 #include <json-glib/json-glib.h>
 
 #include "ri-error.h"
+#include "ri-json.h"
 #include "ri-names.h"
 #include "ri-registry-events.h"
+
+/* The receiver bounds the body by max_event_size; these bound what a
+ * caller without such a limit could hand in. An envelope nests four
+ * levels. */
+#define MAX_ENVELOPE_SIZE (64 * 1024 * 1024)
+#define MAX_ENVELOPE_DEPTH 32
 
 void
 ri_registry_event_free (RiRegistryEvent *event)
@@ -95,18 +102,18 @@ parse_event (JsonNode *node, guint position, GError **error)
 GPtrArray *
 ri_registry_events_parse (const char *data, gsize length, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) ri_registry_event_free);
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root, *list;
+  g_autoptr(JsonNode) root = ri_json_parse_bounded (data, length, MAX_ENVELOPE_SIZE, MAX_ENVELOPE_DEPTH,
+                                                    &local_error);
+  JsonNode *list;
 
-  if (!json_parser_load_from_data (parser, data, length, &local_error))
+  if (root == NULL)
     {
-      g_set_error (error, RI_ERROR, RI_ERROR_BAD_REQUEST, "the body is not JSON: %s", local_error->message);
+      g_set_error (error, RI_ERROR, RI_ERROR_BAD_REQUEST, "the body %s", local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+  if (!JSON_NODE_HOLDS_OBJECT (root) ||
       (list = json_object_get_member (json_node_get_object (root), "events")) == NULL ||
       !JSON_NODE_HOLDS_ARRAY (list))
     {

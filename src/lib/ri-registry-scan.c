@@ -8,6 +8,7 @@
 #include "ri-config.h"
 #include "ri-content-cache.h"
 #include "ri-error.h"
+#include "ri-json.h"
 #include "ri-manifest.h"
 #include "ri-names.h"
 #include "ri-registry-scan.h"
@@ -26,6 +27,7 @@ typedef struct {
   char *name;                 /* (owned) */
   GHashTable *tag_digests;    /* (owned) tag → digest (nullable until known) */
   GHashTable *fetched;        /* (owned) (element-type utf8) digests fetched by a selected tag */
+  gboolean schema1_told;      /* the info line about schema 1 was logged */
 } ScanRepository;
 
 typedef struct {
@@ -46,6 +48,8 @@ typedef struct {
   RiContentCache *cache;      /* (owned) (nullable) */
   RiScanProgress *progress;   /* (unowned) (nullable) outlives the scan */
   GHashTable *partial;        /* (owned) (nullable) the only repositories scanned, of many */
+  GHashTable *skipped;        /* (owned) object (digest or URL) → "REPOSITORY\nREASON" */
+  GHashTable *config_sizes;   /* (owned) config digest → 1 + the size its descriptor gives */
 } Scan;
 
 typedef struct {
@@ -86,6 +90,8 @@ scan_free (Scan *scan)
   g_strfreev (scan->configured);
   g_clear_object (&scan->cache);
   g_clear_pointer (&scan->partial, g_hash_table_unref);
+  g_hash_table_unref (scan->skipped);
+  g_hash_table_unref (scan->config_sizes);
   g_free (scan);
 }
 
@@ -181,6 +187,44 @@ response_error (const RiResponse *response, GError *error)
 {
   g_prefix_error (&error, "%s: ", response->url);
   return error;
+}
+
+/* One object is left out, and only it: counted once (by @key, its digest
+ * or URL) under @reason. Content that is not an image is expected and only
+ * logged for debugging; an unusable object is warned about, with @url and
+ * what is wrong with it. */
+static void
+skip_object (Scan *scan, const char *repository, const char *key, const char *reason, const char *url,
+             const GError *why)
+{
+  if (!g_hash_table_insert (scan->skipped, g_strdup (key), g_strconcat (repository, "\n", reason, NULL)))
+    return;
+  if (why != NULL)
+    g_warning ("%s: skipped (%s): %s", url, reason, why->message);
+  else
+    g_debug ("%s: skipped: not an image (%s)", url, reason);
+}
+
+/* The reason an object whose bytes are what the registry holds could not
+ * be used. */
+static const char *
+unusable_reason (const GError *error)
+{
+  if (g_error_matches (error, RI_JSON_ERROR, RI_JSON_ERROR_TOO_DEEP))
+    return "too-deep";
+  if (error->domain == RI_JSON_ERROR)
+    return "not-json";
+  return "malformed";
+}
+
+static void
+tell_schema1 (ScanRepository *repository, const char *url)
+{
+  if (repository->schema1_told)
+    return;
+  repository->schema1_told = TRUE;
+  g_info ("%s: Docker schema 1 manifests are not indexed; skipping those of repository '%s'",
+          url, repository->name);
 }
 
 static gboolean
@@ -333,26 +377,40 @@ handle_tags (GTask *task, Request *r, RiResponse *response)
     tags_complete (task, r->repository);
 }
 
-static gboolean store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source,
-                              gboolean fetched);
+static void store_config (Scan *scan, const char *repository, const char *digest, GBytes *bytes,
+                          const char *source, gboolean fetched);
 
 static void
-request_config (GTask *task, RiManifest *manifest, const char *repository)
+request_config (GTask *task, RiManifest *manifest, ScanRepository *repository, const char *digest,
+                const char *source)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autofree char *path = NULL;
   g_autofree char *url = NULL;
   g_autoptr(GBytes) cached = NULL;
 
+  if (!ri_digest_is_supported (manifest->config_digest))
+    {
+      g_autoptr(GError) why = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL,
+                                           "the config digest '%s' is not of a known algorithm",
+                                           manifest->config_digest);
+      skip_object (scan, repository->name, digest, "unknown-digest-algorithm", source, why);
+      return;
+    }
   if (!g_hash_table_add (scan->requested, g_strdup (manifest->config_digest)))
     return;
   if (scan->cache != NULL &&
-      (cached = ri_content_cache_lookup (scan->cache, manifest->config_digest)) != NULL &&
-      store_config (scan, manifest->config_digest, cached, "the cache", FALSE))
-    return;
-  path = g_strdup_printf ("/v2/%s/blobs/%s", repository, manifest->config_digest);
+      (cached = ri_content_cache_lookup (scan->cache, manifest->config_digest)) != NULL)
+    {
+      store_config (scan, repository->name, manifest->config_digest, cached, "the cache", FALSE);
+      return;
+    }
+  path = g_strdup_printf ("/v2/%s/blobs/%s", repository->name, manifest->config_digest);
   url = ri_registry_client_build_url (scan->client, path);
-  request (task, RI_REQUEST_BLOB, url, NULL, NULL, manifest->config_digest);
+  if (manifest->config_size >= 0)
+    g_hash_table_insert (scan->config_sizes, g_strdup (manifest->config_digest),
+                         GSIZE_TO_POINTER ((gsize) manifest->config_size + 1));
+  request_full (task, RI_REQUEST_BLOB, url, repository, NULL, manifest->config_digest, FALSE);
 }
 
 static void ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gboolean tagged);
@@ -373,8 +431,9 @@ process_manifest (GTask *task, ScanRepository *repository, const char *digest, G
       manifest = ri_manifest_parse (bytes, content_type, &error);
       if (manifest == NULL)
         {
-          g_prefix_error (&error, "%s: ", source);
-          scan_fail (scan, g_steal_pointer (&error));
+          /* Its bytes are what the registry holds: the object is bad,
+           * not the registry. */
+          skip_object (scan, repository->name, digest, unusable_reason (error), source, error);
           return FALSE;
         }
       g_hash_table_insert (scan->manifests, g_strdup (digest), manifest);
@@ -382,9 +441,22 @@ process_manifest (GTask *task, ScanRepository *repository, const char *digest, G
         ri_content_cache_store (scan->cache, digest, bytes);
     }
 
+  /* Known for what it is before anything more of it is fetched. */
+  if (manifest->kind == RI_OBJECT_SCHEMA1)
+    {
+      tell_schema1 (repository, source ? source : digest);
+      skip_object (scan, repository->name, digest, "schema1", source ? source : digest, NULL);
+      return TRUE;
+    }
+  if (manifest->kind != RI_OBJECT_IMAGE && manifest->kind != RI_OBJECT_LIST)
+    {
+      skip_object (scan, repository->name, digest, ri_object_kind_to_string (manifest->kind),
+                   source ? source : digest, NULL);
+      return TRUE;
+    }
   if (!manifest->is_list)
     {
-      request_config (task, manifest, repository->name);
+      request_config (task, manifest, repository, digest, source ? source : digest);
       return TRUE;
     }
   if (!tagged)
@@ -393,8 +465,22 @@ process_manifest (GTask *task, ScanRepository *repository, const char *digest, G
   for (guint i = 0; i < manifest->children->len; i++)
     {
       RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
+      RiObjectKind kind = ri_descriptor_classify (child);
 
-      if (ri_media_type_is_image (child->media_type) && ri_digest_is_valid (child->digest))
+      if (kind == RI_OBJECT_LIST)
+        continue; /* an index of indexes: the inner ones count where tagged */
+      if (kind != RI_OBJECT_IMAGE)
+        skip_object (scan, repository->name, child->digest, ri_object_kind_to_string (kind),
+                     child->digest, NULL);
+      else if (!ri_digest_is_supported (child->digest))
+        {
+          g_autoptr(GError) why = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL,
+                                               "entry %u's digest '%s' is not of a known algorithm",
+                                               i, child->digest);
+          skip_object (scan, repository->name, child->digest, "unknown-digest-algorithm",
+                       source ? source : digest, why);
+        }
+      else
         ensure_manifest (task, repository, child->digest, FALSE);
     }
   return TRUE;
@@ -439,22 +525,43 @@ static void
 handle_manifest (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
-  g_autofree char *digest = ri_digest_compute (response->body);
+  g_autofree char *digest = NULL;
 
-  if (response->docker_digest != NULL && g_strcmp0 (response->docker_digest, digest) != 0)
+  /* The registry signs a schema 1 manifest anew on every GET, so its
+   * bytes never match a digest: it is told apart first. */
+  if (ri_manifest_is_schema1 (response->body, response->content_type))
     {
-      scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
-                                    "%s: the manifest's digest is %s but the registry says %s",
-                                    response->url, digest, response->docker_digest));
+      tell_schema1 (r->repository, response->url);
+      skip_object (scan, r->repository->name, response->url, "schema1", response->url, NULL);
       return;
     }
-  if (r->digest != NULL && !g_str_equal (r->digest, digest))
+  if (response->docker_digest != NULL && ri_digest_is_supported (response->docker_digest))
     {
-      scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
-                                    "%s: the manifest's digest is %s, not the %s asked for",
-                                    response->url, digest, r->digest));
-      return;
+      g_autofree char *computed = ri_digest_compute_as (response->body, response->docker_digest);
+
+      if (!g_str_equal (computed, response->docker_digest))
+        {
+          scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
+                                        "%s: the manifest's digest is %s but the registry says %s",
+                                        response->url, computed, response->docker_digest));
+          return;
+        }
     }
+  if (r->digest != NULL)
+    {
+      g_autofree char *computed = ri_digest_compute_as (response->body, r->digest);
+
+      if (!g_str_equal (r->digest, computed))
+        {
+          scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
+                                        "%s: the manifest's digest is %s, not the %s asked for",
+                                        response->url, computed, r->digest));
+          return;
+        }
+      digest = g_strdup (r->digest);
+    }
+  else
+    digest = ri_digest_compute (response->body);
 
   if (r->tag != NULL)
     {
@@ -468,6 +575,14 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
 static void
 handle_head (GTask *task, Request *r, RiResponse *response)
 {
+  if (r->tagged && ri_media_type_is_schema1 (response->content_type))
+    {
+      Scan *scan = g_task_get_task_data (task);
+
+      tell_schema1 (r->repository, response->url);
+      skip_object (scan, r->repository->name, response->url, "schema1", response->url, NULL);
+      return;
+    }
   if (response->docker_digest == NULL || !ri_digest_is_valid (response->docker_digest))
     {
       if (r->tagged)
@@ -487,31 +602,31 @@ handle_head (GTask *task, Request *r, RiResponse *response)
     }
 }
 
-/* Parses a config blob whose digest was checked; FALSE (and the scan
- * failed) when it is malformed. */
-static gboolean
-store_config (Scan *scan, const char *digest, GBytes *bytes, const char *source, gboolean fetched)
+/* Parses a config blob whose digest was checked; one that is unusable
+ * costs its images only. */
+static void
+store_config (Scan *scan, const char *repository, const char *digest, GBytes *bytes, const char *source,
+              gboolean fetched)
 {
   g_autoptr(GError) error = NULL;
   RiImageConfig *config = ri_image_config_parse (bytes, &error);
 
   if (config == NULL)
     {
-      g_prefix_error (&error, "%s: ", source);
-      scan_fail (scan, g_steal_pointer (&error));
-      return FALSE;
+      skip_object (scan, repository, digest, unusable_reason (error), source, error);
+      return;
     }
   g_hash_table_insert (scan->configs, g_strdup (digest), config);
   if (scan->cache != NULL && fetched)
     ri_content_cache_store (scan->cache, digest, bytes);
-  return TRUE;
 }
 
 static void
 handle_blob (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
-  g_autofree char *digest = ri_digest_compute (response->body);
+  g_autofree char *digest = ri_digest_compute_as (response->body, r->digest);
+  gsize size_hint = GPOINTER_TO_SIZE (g_hash_table_lookup (scan->config_sizes, r->digest));
 
   if (!g_str_equal (digest, r->digest))
     {
@@ -520,7 +635,17 @@ handle_blob (GTask *task, Request *r, RiResponse *response)
                                     response->url, digest, r->digest));
       return;
     }
-  store_config (scan, digest, response->body, response->url, TRUE);
+  if (size_hint != 0 && size_hint - 1 != g_bytes_get_size (response->body))
+    {
+      /* The bytes are right; the manifest that described them is not. */
+      g_autoptr(GError) why = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL,
+                                           "the config holds %" G_GSIZE_FORMAT " bytes, not the %"
+                                           G_GSIZE_FORMAT " its manifest says",
+                                           g_bytes_get_size (response->body), size_hint - 1);
+      skip_object (scan, r->repository->name, r->digest, "size-mismatch", response->url, why);
+      return;
+    }
+  store_config (scan, r->repository->name, digest, response->body, response->url, TRUE);
 }
 
 static void
@@ -557,7 +682,14 @@ response_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       else if (g_error_matches (error, RI_ERROR, RI_ERROR_NOT_FOUND) && r->kind != RI_REQUEST_CATALOG)
         /* Deleted between listing and fetching: the registry moved on,
          * and the index follows it. */
-        g_warning ("%s (deleted while scanning?); skipped", error->message);
+        {
+          g_autoptr(GError) why = g_error_new (error->domain, error->code, "%s (deleted while scanning?)",
+                                               error->message);
+          if (r->repository != NULL)
+            skip_object (scan, r->repository->name, r->digest ? r->digest : r->url, "gone", r->url, why);
+          else
+            g_warning ("%s; skipped", why->message);
+        }
       else
         scan_fail (scan, g_steal_pointer (&error));
     }
@@ -601,7 +733,7 @@ get_image (Scan *scan, GHashTable *images, const char *digest)
   if (image != NULL)
     return image;
   manifest = g_hash_table_lookup (scan->manifests, digest);
-  if (manifest == NULL || manifest->is_list)
+  if (manifest == NULL || manifest->kind != RI_OBJECT_IMAGE)
     return NULL;
   config = g_hash_table_lookup (scan->configs, manifest->config_digest);
   if (config == NULL)
@@ -621,12 +753,12 @@ get_image (Scan *scan, GHashTable *images, const char *digest)
 }
 
 static RiImageList *
-get_list (Scan *scan, GHashTable *images, const char *digest)
+get_list (Scan *scan, ScanRepository *repository, GHashTable *images, const char *digest)
 {
   RiManifest *manifest = g_hash_table_lookup (scan->manifests, digest);
-  RiImageList *list;
+  g_autoptr(RiImageList) list = NULL;
 
-  if (manifest == NULL || !manifest->is_list)
+  if (manifest == NULL || manifest->kind != RI_OBJECT_LIST)
     return NULL;
   list = ri_image_list_new ();
   list->digest = g_strdup (digest);
@@ -636,13 +768,20 @@ get_list (Scan *scan, GHashTable *images, const char *digest)
       RiDescriptor *child = &g_array_index (manifest->children, RiDescriptor, i);
       RiImage *image;
 
-      if (!ri_media_type_is_image (child->media_type))
+      if (ri_descriptor_classify (child) != RI_OBJECT_IMAGE)
         continue;
       image = get_image (scan, images, child->digest);
       if (image != NULL)
         g_ptr_array_add (list->images, ri_image_ref (image));
     }
-  return list;
+  /* Only signatures, attestations, other lists or children that are gone:
+   * not what anyone would call an image list. */
+  if (list->images->len == 0)
+    {
+      skip_object (scan, repository->name, digest, "list-without-images", digest, NULL);
+      return NULL;
+    }
+  return g_steal_pointer (&list);
 }
 
 static int
@@ -689,7 +828,7 @@ assemble (Scan *scan)
 
           image = get_image (scan, images, digest);
           if (image == NULL)
-            list = get_list (scan, images, digest);
+            list = get_list (scan, scanned, images, digest);
           if (image == NULL && list == NULL)
             {
               g_strfreev (sorted);
@@ -725,6 +864,13 @@ assemble (Scan *scan)
     g_hash_table_iter_init (&iter, scan->configs);
     while (g_hash_table_iter_next (&iter, &key, NULL))
       g_hash_table_add (model->referenced, g_strdup (key));
+
+    g_hash_table_iter_init (&iter, scan->skipped);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      {
+        g_auto(GStrv) parts = g_strsplit (value, "\n", 2);
+        ri_registry_model_add_skipped (model, parts[0], parts[1]);
+      }
   }
   return g_steal_pointer (&model);
 }
@@ -771,6 +917,8 @@ ri_registry_scan_async (RiRegistryClient   *client,
   scan->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) ri_image_config_free);
   scan->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   scan->requested_tagged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  scan->skipped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  scan->config_sizes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   scan->cache = cache ? g_object_ref (cache) : NULL;
   scan->progress = progress;
   g_task_set_task_data (task, scan, (GDestroyNotify) scan_free);

@@ -42,7 +42,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   else
     {
-      g_autoptr(GPtrArray) events = ri_registry_events_parse ((const char *) data + 1, size - 1, &error);
+      /* SoupServer hands an empty body over as NULL: so does this. */
+      g_autoptr(GPtrArray) events = ri_registry_events_parse (size > 1 ? (const char *) data + 1 : NULL,
+                                                              size - 1, &error);
 
       g_assert ((events == NULL) != (error == NULL));
       for (guint i = 0; events != NULL && i < events->len; i++)

@@ -120,18 +120,80 @@ class FailureTest(ritest.TempDirTestCase):
                 self.assertIn("/v2/_catalog", result.stderr)
                 self.assert_kept()
 
+    def assert_skipped_alone(self, result, reason):
+        """An unusable object is left out, named with its URL and reason;
+        the index is written all the same (issue 13), and exit status is 0."""
+        self.assertIn("1 objects skipped (1 %s)" % reason, result.stderr)
+        document, _ = self.load("out", "a.json")
+        self.assertEqual([r["Name"] for r in document["Results"]], ["other"])
+
+    def add_other_repository(self):
+        manifest, config = image_blobs(labels={"org.flatpak.ref": "app/y"})
+        other = FakeRegistry({"app": {"latest": image_blobs()}, "other": {"latest": (manifest, config)}})
+        for route in ("/v2/_catalog", "/v2/other/tags/list"):
+            self.fake.routes[route] = other.routes[route]
+        for route, answer in other.routes.items():
+            if route.startswith("/v2/other/"):
+                self.fake.routes[route] = answer
+        other.close()
+
     def test_garbage_manifest(self):
+        self.add_other_repository()
         self.fake.overrides["/v2/app/manifests/latest"] = (200, {"Content-Type": MANIFEST_TYPE}, b'{"config": 5}')
-        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=1)
-        self.assertIn(self.fake.url + "/v2/app/manifests/latest", result.stderr)
-        self.assert_kept()
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn(self.fake.url + "/v2/app/manifests/latest: skipped (malformed): ", result.stderr)
+        self.assert_skipped_alone(result, "malformed")
 
     def test_empty_manifest(self):
         # Found by fuzzing: an empty body once crashed the parser.
+        self.add_other_repository()
         self.fake.overrides["/v2/app/manifests/latest"] = (200, {"Content-Type": MANIFEST_TYPE}, b"")
-        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=1)
-        self.assertIn(self.fake.url + "/v2/app/manifests/latest: the manifest is empty", result.stderr)
-        self.assert_kept()
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn(self.fake.url + "/v2/app/manifests/latest: skipped (not-json): the manifest is empty",
+                      result.stderr)
+        self.assert_skipped_alone(result, "not-json")
+
+    def test_deep_manifest(self):
+        """Nesting json-glib would recurse through is refused before it."""
+        self.add_other_repository()
+        body = b'{"config": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        self.fake.overrides["/v2/app/manifests/latest"] = (200, {"Content-Type": MANIFEST_TYPE}, body)
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn(self.fake.url + "/v2/app/manifests/latest: skipped (too-deep): the manifest is nested too deeply",
+                      result.stderr)
+        self.assert_skipped_alone(result, "too-deep")
+
+    def test_unknown_digest_algorithm(self):
+        self.add_other_repository()
+        manifest = json.loads(self.fake.routes["/v2/app/manifests/latest"][2])
+        manifest["config"]["digest"] = "sha384:" + "0" * 96
+        data = ri_testdata.canonical(manifest)
+        headers = {"Content-Type": MANIFEST_TYPE, "Docker-Content-Digest": ri_testdata.sha256(data)}
+        self.fake.overrides["/v2/app/manifests/latest"] = (200, headers, data)
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+        self.assertIn("skipped (unknown-digest-algorithm): the config digest 'sha384:", result.stderr)
+        self.assert_skipped_alone(result, "unknown-digest-algorithm")
+        self.assertFalse([p for p in self.fake.calls if "sha384" in p])
+
+    def test_unusable_config(self):
+        """A config that is not JSON, that lies about its size, or whose
+        label is a number costs its image only."""
+        self.add_other_repository()
+        manifest = json.loads(self.fake.routes["/v2/app/manifests/latest"][2])
+        for body, reason in ((b"\x89PNG\r\n", "not-json"),
+                             (b'{"os": "linux", "config": {"Labels": {"a": 1}}}', "malformed"),
+                             (b'{"os": "linux"}', "size-mismatch")):
+            with self.subTest(reason=reason):
+                manifest["config"]["digest"] = ri_testdata.sha256(body)
+                manifest["config"]["size"] = len(body) + (reason == "size-mismatch")
+                data = ri_testdata.canonical(manifest)
+                headers = {"Content-Type": MANIFEST_TYPE, "Docker-Content-Digest": ri_testdata.sha256(data)}
+                self.fake.overrides["/v2/app/manifests/latest"] = (200, headers, data)
+                self.fake.overrides["/v2/app/blobs/" + ri_testdata.sha256(body)] = (200, {}, body)
+                result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=0)
+                self.assertIn(self.fake.url + "/v2/app/blobs/%s: skipped (%s): " % (ri_testdata.sha256(body), reason),
+                              result.stderr)
+                self.assert_skipped_alone(result, reason)
 
     def test_digest_mismatch(self):
         status, headers, body = self.fake.routes["/v2/app/manifests/latest"]

@@ -5,7 +5,9 @@
 #include "ri-auth-challenge.h"
 #include "ri-error.h"
 #include "ri-icon-store.h"
+#include "ri-json.h"
 #include "ri-json-printer.h"
+#include "ri-run-report.h"
 #include "ri-manifest.h"
 #include "ri-names.h"
 #include "ri-registry-client.h"
@@ -79,17 +81,15 @@ test_manifest (void)
   g_autoptr(RiManifest) manifest = NULL;
   struct { const char *json; const char *message; } bad[] = {
     { "[1]", "not a JSON object" },
-    { "{", "not valid JSON" },
     { "{\"mediaType\": 5}", "'mediaType' in the manifest is not a string" },
     { "{\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\"}", "has no config" },
-    { "{\"config\": {\"digest\": \"sha256:x\"}}", "is not a sha256 digest" },
+    { "{\"config\": {\"digest\": \"sha256:x\", \"size\": \"3\"}}", "not a non-negative integer" },
     { "{\"config\": {\"digest\": \"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"},"
       " \"annotations\": {\"a\": 1}}", "annotations 'a' in the manifest is not a string" },
     { "{\"config\": {\"digest\": \"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"},"
       " \"annotations\": []}", "'annotations' in the manifest is not an object" },
     { "{\"mediaType\": \"application/vnd.oci.image.index.v1+json\", \"manifests\": {}}", "no 'manifests' array" },
     { "{\"mediaType\": \"application/vnd.oci.image.index.v1+json\", \"manifests\": [3]}", "not an object" },
-    { "{\"mediaType\": \"application/vnd.docker.distribution.manifest.v1+json\"}", "unsupported manifest media type" },
     { NULL, NULL }
   };
 
@@ -130,8 +130,234 @@ test_deep_json (void)
     g_string_append_c (s, '[');
   b = g_bytes_new (s->str, s->len);
   g_assert_null (ri_manifest_parse (b, NULL, &error));
-  g_assert_error (error, RI_ERROR, RI_ERROR_PROTOCOL);
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_TOO_DEEP);
   g_assert_nonnull (strstr (error->message, "nested too deeply"));
+}
+
+static char *
+parse_string (const char *json, GError **error)
+{
+  g_autoptr(JsonNode) node = ri_json_parse_bounded (json, -1, 1024, 8, error);
+
+  if (node == NULL)
+    return NULL;
+  g_assert_true (JSON_NODE_HOLDS_VALUE (node));
+  return g_strdup (json_node_get_string (node));
+}
+
+static void
+test_json_bounded (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GString) deep = g_string_new (NULL);
+  g_autofree char *big = g_strnfill (2000, ' ');
+  struct { const char *json; const char *decoded; } strings[] = {
+    /* json-glib truncates at an escaped NUL and drops the character after
+     * a lone surrogate: they decode to U+FFFD, as Go does. */
+    { "\"a\\u0000b\"", "a\xef\xbf\xbd" "b" },
+    { "\"a\\ud800b\"", "a\xef\xbf\xbd" "b" },
+    { "\"a\\udc00b\"", "a\xef\xbf\xbd" "b" },
+    { "\"\\ud800\"", "\xef\xbf\xbd" },
+    { "\"\\ud800\\ud800\"", "\xef\xbf\xbd\xef\xbf\xbd" },
+    { "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80" },
+    { "\"\\\\u0000\"", "\\u0000" },
+    { "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\"", "\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac" },
+    { "\"[[[[[[[[[[[\"", "[[[[[[[[[[[" },
+    { NULL, NULL }
+  };
+
+  g_assert_null (ri_json_parse_bounded (NULL, 0, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bounded (NULL, -1, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bytes (NULL, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bounded ("   ", 3, 1024, 8, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bounded (big, -1, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bounded ("\"\xed\xa0\x80\"", -1, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_NOT_UTF8);
+  g_clear_error (&error);
+  g_assert_null (ri_json_parse_bounded ("{\"a\":", -1, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* 80,000 levels overflowed the stack in /events. */
+  for (guint i = 0; i < 80000; i++)
+    g_string_append (deep, "{\"a\":[");
+  g_assert_null (ri_json_parse_bounded (deep->str, deep->len, G_MAXSIZE, 64, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_TOO_DEEP);
+  g_clear_error (&error);
+  node = ri_json_parse_bounded ("[[[[[[[[1]]]]]]]]", -1, 1024, 8, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&node, json_node_unref);
+  g_assert_null (ri_json_parse_bounded ("[[[[[[[[[1]]]]]]]]]", -1, 1024, 8, &error));
+  g_assert_error (error, RI_JSON_ERROR, RI_JSON_ERROR_TOO_DEEP);
+  g_clear_error (&error);
+
+  for (guint i = 0; strings[i].json; i++)
+    {
+      g_autofree char *decoded = parse_string (strings[i].json, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (decoded, ==, strings[i].decoded);
+    }
+}
+
+static void
+test_printer_utf8 (void)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  /* Whatever the bytes, the text is UTF-8; valid parts are kept as given. */
+  ri_json_append_string (out, "a\xed\xa0\x80" "b\xff" "c\xc3" "\xe2\x82\xac\xf0\x9f\x98\x80\xc0\xaf");
+  g_assert_cmpstr (out->str, ==, "\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b\xef\xbf\xbd"
+                                 "c\xef\xbf\xbd\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd\"");
+  g_assert_true (g_utf8_validate (out->str, -1, NULL));
+}
+
+static RiManifest *
+manifest_of (const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) b = bytes (json);
+  RiManifest *manifest = ri_manifest_parse (b, NULL, &error);
+
+  g_assert_no_error (error);
+  return manifest;
+}
+
+#define DIGEST "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void
+test_classify (void)
+{
+  struct { const char *json; RiObjectKind kind; } cases[] = {
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":"
+      "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":"
+      "\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" DIGEST "\"}]}", RI_OBJECT_IMAGE },
+    { "{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"config\":{\"mediaType\":"
+      "\"application/vnd.docker.container.image.v1+json\",\"digest\":\"" DIGEST "\"}}", RI_OBJECT_IMAGE },
+    /* cosign's legacy tags: an image config, layers that say what they are */
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":"
+      "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":"
+      "\"application/vnd.dev.cosign.simplesigning.v1+json\",\"digest\":\"" DIGEST "\"}]}", RI_OBJECT_SIGNATURE },
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":"
+      "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":"
+      "\"application/vnd.dsse.envelope.v1+json\",\"digest\":\"" DIGEST "\"}]}", RI_OBJECT_ATTESTATION },
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":"
+      "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" DIGEST "\"},\"layers\":[{\"mediaType\":"
+      "\"text/spdx\",\"digest\":\"" DIGEST "\"}]}", RI_OBJECT_SBOM },
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"artifactType\":"
+      "\"application/vnd.example.thing\",\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+      "\"digest\":\"" DIGEST "\"},\"subject\":{\"digest\":\"" DIGEST "\"}}", RI_OBJECT_ARTIFACT },
+    { "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"artifactType\":"
+      "\"application/spdx+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+      "\"digest\":\"" DIGEST "\"}}", RI_OBJECT_SBOM },
+    { "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\","
+      "\"digest\":\"" DIGEST "\"}}", RI_OBJECT_HELM_CHART },
+    { "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.wasm.config.v0+json\","
+      "\"digest\":\"" DIGEST "\"}}", RI_OBJECT_WASM },
+    { "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+      "\"digest\":\"" DIGEST "\"}}", RI_OBJECT_ARTIFACT },
+    /* no media type in the descriptor is not an image config either */
+    { "{\"schemaVersion\":2,\"config\":{\"digest\":\"" DIGEST "\"}}", RI_OBJECT_ARTIFACT },
+    { "{\"schemaVersion\":1,\"name\":\"a\",\"tag\":\"b\",\"fsLayers\":[]}", RI_OBJECT_SCHEMA1 },
+    { "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}", RI_OBJECT_LIST },
+    { "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"artifactType\":"
+      "\"application/vnd.cncf.helm.chart\",\"manifests\":[]}", RI_OBJECT_HELM_CHART },
+    { "{\"mediaType\":\"application/vnd.example.other\"}", RI_OBJECT_ARTIFACT },
+    { NULL, 0 }
+  };
+  g_autoptr(RiManifest) list = NULL;
+  RiObjectKind expected[] = { RI_OBJECT_IMAGE, RI_OBJECT_ATTESTATION, RI_OBJECT_ATTESTATION, RI_OBJECT_LIST,
+                              RI_OBJECT_SIGNATURE, RI_OBJECT_ARTIFACT, RI_OBJECT_IMAGE };
+
+  for (guint i = 0; cases[i].json; i++)
+    {
+      g_autoptr(RiManifest) manifest = manifest_of (cases[i].json);
+      if (manifest->kind != cases[i].kind)
+        g_error ("%s: kind %s, not %s", cases[i].json, ri_object_kind_to_string (manifest->kind),
+                 ri_object_kind_to_string (cases[i].kind));
+    }
+
+  /* What a buildx index's entries are, from the entries alone. */
+  list = manifest_of ("{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DIGEST "\","
+    " \"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DIGEST "\","
+    " \"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DIGEST "\","
+    " \"annotations\":{\"vnd.docker.reference.type\":\"attestation-manifest\",\"n\":1}},"
+    "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"" DIGEST "\"},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" DIGEST "\","
+    " \"artifactType\":\"application/vnd.dev.cosign.artifact.sig.v1+json\", \"platform\": 7},"
+    "{\"mediaType\":\"application/octet-stream\",\"digest\":\"" DIGEST "\"},"
+    "{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"digest\":\"sha512:aa\","
+    " \"size\":12}]}");
+  g_assert_cmpuint (list->children->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpint (ri_descriptor_classify (&g_array_index (list->children, RiDescriptor, i)), ==, expected[i]);
+  g_assert_cmpint (g_array_index (list->children, RiDescriptor, 6).size, ==, 12);
+  g_assert_cmpint (g_array_index (list->children, RiDescriptor, 0).size, ==, -1);
+
+  {
+    g_autoptr(GBytes) schema1 = bytes ("{\"schemaVersion\": 1}");
+    g_autoptr(GBytes) image = bytes ("{\"schemaVersion\": 2}");
+    g_assert_true (ri_manifest_is_schema1 (schema1, NULL));
+    g_assert_true (ri_manifest_is_schema1 (image, "application/vnd.docker.distribution.manifest.v1+prettyjws"));
+    g_assert_false (ri_manifest_is_schema1 (image, NULL));
+    g_assert_false (ri_manifest_is_schema1 (schema1, "application/vnd.oci.image.manifest.v1+json"));
+  }
+}
+
+static void
+test_digests (void)
+{
+  g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
+  g_autofree char *sha256 = NULL;
+  g_autofree char *sha512 = NULL;
+  const char *empty512 = "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0"
+                         "ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
+
+  g_assert_true (ri_digest_is_supported (DIGEST));
+  g_assert_true (ri_digest_is_supported (empty512));
+  g_assert_false (ri_digest_is_supported ("sha512:cf83"));
+  g_assert_false (ri_digest_is_supported ("sha384:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"));
+  g_assert_false (ri_digest_is_supported ("md5:d41d8cd98f00b204e9800998ecf8427e"));
+  g_assert_false (ri_digest_is_supported (NULL));
+  sha256 = ri_digest_compute_as (empty, DIGEST);
+  g_assert_cmpstr (sha256, ==, DIGEST);
+  sha512 = ri_digest_compute_as (empty, empty512);
+  g_assert_cmpstr (sha512, ==, empty512);
+}
+
+static void
+test_skipped (void)
+{
+  g_autoptr(GHashTable) a = ri_skipped_new ();
+  g_autoptr(GHashTable) b = ri_skipped_new ();
+  g_autoptr(GVariant) variant = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *printed = NULL;
+
+  g_assert_null (ri_skipped_describe (a));
+  g_hash_table_insert (a, g_strdup ("signature"), GUINT_TO_POINTER (2));
+  g_hash_table_insert (b, g_strdup ("signature"), GUINT_TO_POINTER (1));
+  g_hash_table_insert (b, g_strdup ("attestation"), GUINT_TO_POINTER (4));
+  ri_skipped_add (a, b);
+  g_assert_cmpuint (ri_skipped_total (a), ==, 7);
+  text = ri_skipped_describe (a);
+  g_assert_cmpstr (text, ==, "4 attestation, 3 signature");
+  variant = g_variant_ref_sink (ri_skipped_to_variant (a));
+  printed = g_variant_print (variant, TRUE);
+  g_assert_cmpstr (printed, ==, "{'attestation': uint32 4, 'signature': 3}");
 }
 
 static void
@@ -258,6 +484,11 @@ main (int argc, char **argv)
   g_test_add_func ("/content/names", test_names);
   g_test_add_func ("/content/manifest", test_manifest);
   g_test_add_func ("/content/deep-json", test_deep_json);
+  g_test_add_func ("/content/json-bounded", test_json_bounded);
+  g_test_add_func ("/content/printer-utf8", test_printer_utf8);
+  g_test_add_func ("/content/classify", test_classify);
+  g_test_add_func ("/content/digests", test_digests);
+  g_test_add_func ("/content/skipped", test_skipped);
   g_test_add_func ("/content/image-config", test_image_config);
   g_test_add_func ("/content/data-uri", test_data_uri);
   g_test_add_func ("/content/link", test_link);
