@@ -11,6 +11,7 @@
 #include "ri-fedmsg-subscriber.h"
 #include "ri-http-server.h"
 #include "ri-indexer-service.h"
+#include "ri-private-tmp.h"
 #include "ri-scheduler.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/regindexer/config.yaml"
@@ -257,10 +258,11 @@ ri_daemon_handle_local_options (GApplication *application, GVariantDict *options
   /* A broken configuration stops the daemon before it touches the bus or
    * the network, with the file, line and column. */
   self->config = ri_config_load_file (self->config_path, &error);
-  if (self->config == NULL)
+  if (self->config == NULL ||
+      !ri_private_tmp_check_config (self->config, "/proc/self/mountinfo", &error))
     {
       g_printerr ("regindexer-daemon: %s\n", error->message);
-      return 1;
+      return RI_DAEMON_EXIT_CONFIG;
     }
   for (guint i = 0; self->config->warnings[i]; i++)
     g_warning ("%s", self->config->warnings[i]);

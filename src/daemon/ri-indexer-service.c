@@ -7,6 +7,7 @@
 #include "ri-dbus-names.h"
 #include "ri-error.h"
 #include "ri-indexer-service.h"
+#include "ri-private-tmp.h"
 
 /**
  * RiIndexerService:
@@ -178,7 +179,7 @@ ri_indexer_service_reload (RiIndexerService *self, GError **error)
 {
   g_autoptr(RiConfig) config = ri_config_load_file (self->config_path, error);
 
-  if (config == NULL)
+  if (config == NULL || !ri_private_tmp_check_config (config, "/proc/self/mountinfo", error))
     {
       g_warning ("Keeping the previous configuration: %s", (*error)->message);
       return FALSE;
