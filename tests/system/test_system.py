@@ -130,6 +130,10 @@ class SystemTest(unittest.TestCase):
         with open(self.machine.path(INDEX), "rb") as f:
             return json.loads(f.read())
 
+    def index_bytes(self):
+        with open(self.machine.path(INDEX), "rb") as f:
+            return f.read()
+
     def repositories(self):
         return sorted(r["Name"] for r in self.index()["Results"])
 
@@ -290,7 +294,7 @@ class SystemTest(unittest.TestCase):
         self.exec("systemctl", "reload", UNIT)
 
     def test_09_stop_mid_run_leaves_no_temporary_file(self):
-        before = open(self.machine.path(INDEX), "rb").read()
+        before = self.index_bytes()
         self.exec("busctl", "call", *DBUS, "Reindex", "asa{sv}", "0", "0")
         self.assertTrue(self.stall.requested.wait(60), "the run never reached the stalled registry")
         self.assertEqual(self.status()["state"], "indexing")
@@ -301,7 +305,7 @@ class SystemTest(unittest.TestCase):
         # Atomic writes go through .NAME.XXXXXX beside the file.
         leftovers = self.exec("find", "/var/lib/regindexer", "-name", ".*.??????").stdout.split()
         self.assertEqual(leftovers, [])
-        self.assertEqual(open(self.machine.path(INDEX), "rb").read(), before)
+        self.assertEqual(self.index_bytes(), before)
         self.write_config(self.config())
 
     def test_10_status_leaves_a_stopped_unit_stopped(self):
