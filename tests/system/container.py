@@ -5,6 +5,7 @@ built from this source tree, cached by the hash of its files."""
 
 import glob
 import hashlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -197,6 +198,39 @@ class Container:
         except OSError:
             pass
         return None
+
+    def sockets(self):
+        """(protocol, address, port, command) of every TCP socket listening
+        and every UDP socket bound by a process of the container: they
+        share the host's network, so /proc/net says the addresses and the
+        processes' descriptors say whose they are."""
+        namespace = os.readlink("/proc/%d/ns/pid" % self.pid)
+        owners = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink("/proc/%s/ns/pid" % pid) != namespace:
+                    continue
+                with open("/proc/%s/comm" % pid) as f:
+                    command = f.read().strip()
+                for fd in os.listdir("/proc/%s/fd" % pid):
+                    target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                    if target.startswith("socket:["):
+                        owners[target[8:-1]] = command
+            except OSError:
+                continue
+        found = []
+        for protocol, wanted in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+            with open("/proc/net/" + protocol) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] != wanted or fields[9] not in owners:
+                        continue
+                    address, port = fields[1].split(":")
+                    raw = bytes.fromhex(address)
+                    # The kernel prints each 32-bit word in host (little-endian) order.
+                    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                    found.append((protocol, ipaddress.ip_address(raw), int(port, 16), owners[fields[9]]))
+        return found
 
     def console(self):
         with open(self.log_path, errors="replace") as f:

@@ -7,6 +7,7 @@ through systemctl, busctl, journalctl and the CLI as three kinds of user.
 The steps build on each other, in order (test_NN_…), in one container."""
 
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -271,6 +272,11 @@ class SystemTest(unittest.TestCase):
         connection.close()
         self.assertEqual(response.status, 200)
         self.assertIn("org.example.fresh", [r["Name"] for r in document["Results"]])
+
+    def test_07_nothing_listens_beyond_loopback(self):
+        sockets = self.machine.sockets()
+        self.assertIn(("tcp", ipaddress.ip_address("127.0.0.1"), self.http_port, "regindexer-daem"), sockets)
+        self.assertEqual([s for s in sockets if not s[1].is_loopback], [], sockets)
 
     def test_08_reload_good_and_refused(self):
         pid = self.show("MainPID")["MainPID"]
