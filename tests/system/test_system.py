@@ -214,9 +214,10 @@ class SystemTest(unittest.TestCase):
                            "-printf", "%u:%g\\n").stdout.split()
         self.assertGreater(len(owners), 3)
         self.assertEqual(set(owners), {"regindexer:regindexer"})
-        # The state directory is the service user's home: no dconf
-        # database in it (GSETTINGS_BACKEND=memory).
-        stray = self.exec("find", "/var/lib/regindexer", "-path", "*dconf*").stdout
+        # The state directory is the service user's home: nothing but
+        # indexes and icons belongs there (no dconf database, no ~/.cache).
+        stray = self.exec("find", "/var/lib/regindexer", "-name", ".config", "-o", "-name", ".cache",
+                          "-o", "-name", ".local", "-o", "-path", "*dconf*").stdout
         self.assertEqual(stray, "", self.exec("find", "/var/lib/regindexer").stdout)
         self.assertEqual(self.exec("stat", "-c", "%U %a", INDEX).stdout, "regindexer 644\n")
 
