@@ -185,8 +185,10 @@ class UnitFileTest(ritest.TempDirTestCase):
                                 stderr=subprocess.STDOUT, text=True, timeout=60)
         rating = re.search(r"Overall exposure level for regindexer.service: ([0-9.]+)", result.stdout).group(1)
         with open(os.path.join(ritest.SOURCE_DIR, "README.md")) as f:
-            readme = f.read()
-        self.assertIn("`systemd-analyze security` rates it %s" % rating, readme)
+            readme = " ".join(f.read().split())
+        # The running system's figure is checked by tests/system/.
+        self.assertIn("`systemd-analyze security` rates it ", readme)
+        self.assertIn(" %s with `--offline=true`" % rating, readme)
 
     def test_settings_an_operator_relies_on(self):
         unit = self.unit()

@@ -188,6 +188,11 @@ class SystemTest(unittest.TestCase):
                          {"ActiveState": "inactive", "UnitFileState": "disabled"})
         self.assertEqual(self.exec("stat", "-c", "%U:%G %a", "/var/lib/regindexer", "/var/cache/regindexer").stdout,
                          "regindexer:regindexer 755\nregindexer:regindexer 755\n")
+        rating = re.search(r"Overall exposure level for regindexer.service: ([0-9.]+)",
+                           self.exec("systemd-analyze", "security", UNIT).stdout).group(1)
+        with open(os.path.join(ritest.SOURCE_DIR, "README.md")) as f:
+            self.assertIn("`systemd-analyze security` rates it %s on a running Debian 12" % rating,
+                          " ".join(f.read().split()))
         self.exec("useradd", "-m", "-G", "regindexer", "alice")
         self.exec("useradd", "-m", "bob")
 
