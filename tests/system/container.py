@@ -108,6 +108,7 @@ def package():
             digest.update(hashlib.sha256(f.read()).digest())
     directory = os.path.join(CACHE, "deb", digest.hexdigest()[:16])
     if os.path.isdir(directory):
+        prune(os.path.dirname(directory), keep=directory)
         return built(directory)
     if not shutil.which("dpkg-buildpackage"):
         ritest.skip_or_fail("dpkg-buildpackage is not installed (tools/install-deps)")
@@ -128,7 +129,17 @@ def package():
         os.rename(partial, directory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    prune(os.path.dirname(directory), keep=directory)
     return built(directory)
+
+
+def prune(parent, keep, count=3):
+    """Packages of older trees go once COUNT newer ones are there."""
+    others = sorted((os.path.join(parent, name) for name in os.listdir(parent)
+                     if not name.startswith("partial-") and os.path.join(parent, name) != keep),
+                    key=os.path.getmtime, reverse=True)
+    for old in others[count - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def built(directory):
