@@ -34,12 +34,16 @@ connect_bus (RiCliOptions *options, GError **error)
   return g_bus_get_sync (options->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
 }
 
+/* Never started through bus activation, neither here nor by the calls:
+ * an operator's `systemctl stop` must hold whoever runs the CLI, and a
+ * daemon that is not running means "in-process" for `index`. */
 static RiDBusIndexer *
 indexer_proxy (GDBusConnection *connection, GError **error)
 {
   return ri_dbus_indexer_proxy_new_sync (connection,
                                          G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                         G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+                                         G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
+                                         G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
                                          RI_DBUS_NAME, RI_DBUS_PATH, NULL, error);
 }
 
@@ -261,7 +265,7 @@ ri_cli_index (RiCliOptions *options, char **names)
   watch = g_bus_watch_name_on_connection (connection, RI_DBUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                           NULL, name_vanished_cb, &waiter, NULL);
   ri_dbus_indexer_call_reindex (proxy, names && names[0] ? (const char * const *) names : empty,
-                                g_variant_new ("a{sv}", NULL), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                g_variant_new ("a{sv}", NULL), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
                                 reindex_cb, &waiter);
   g_main_loop_run (loop);
   g_bus_unwatch_name (watch);

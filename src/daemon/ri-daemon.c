@@ -13,6 +13,7 @@
 #include "ri-http-server.h"
 #include "ri-indexer-service.h"
 #include "ri-model-keeper.h"
+#include "ri-private-tmp.h"
 #include "ri-scheduler.h"
 #include "ri-status.h"
 
@@ -166,10 +167,12 @@ static RiConfig *
 load_config (RiDaemon *self, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  RiConfig *config = ri_config_load_file_warn (self->config_path, NULL, NULL, &local_error);
+  g_autoptr(RiConfig) config = ri_config_load_file_warn (self->config_path, NULL, NULL, &local_error);
 
-  if (config != NULL)
-    return config;
+  /* Under systemd's PrivateTmp, what is written below /tmp vanishes with
+   * the unit: refused, like any other configuration error. */
+  if (config != NULL && ri_private_tmp_check_config (config, "/proc/self/mountinfo", &local_error))
+    return g_steal_pointer (&config);
   /* A file that cannot be read is as much a configuration problem as one
    * that does not parse: clients see Error.Config either way. */
   if (local_error->domain != RI_ERROR)
@@ -292,7 +295,7 @@ ri_daemon_handle_local_options (GApplication *application, GVariantDict *options
   if (self->config == NULL)
     {
       g_printerr ("regindexer-daemon: %s\n", error->message);
-      return 1;
+      return RI_DAEMON_EXIT_CONFIG;
     }
   return -1;
 }

@@ -4,6 +4,10 @@
 
 G_BEGIN_DECLS
 
+/* EX_CONFIG: the configuration is broken. The unit's
+ * RestartPreventExitStatus= names it, since restarting cannot mend that. */
+#define RI_DAEMON_EXIT_CONFIG 78
+
 #define RI_TYPE_DAEMON (ri_daemon_get_type ())
 G_DECLARE_FINAL_TYPE (RiDaemon, ri_daemon, RI, DAEMON, GApplication)
 

@@ -38,6 +38,9 @@ class DaemonTest(ritest.DaemonTestCase):
         # One run at start-up, job 1.
         finished = self.client.wait_finished(1)
         self.assertTrue(finished[1], finished)
+        # The state goes back to idle after ReindexFinished: take that
+        # PropertiesChanged too before starting afresh.
+        self.client.wait_idle()
         self.client.signals.clear()
 
         job = self.client.reindex()
