@@ -323,6 +323,33 @@ print_http_status (GVariant *status)
            addresses, queries_text, posts_text, rejected_text, refreshes_text);
 }
 
+/* "18 objects (2 attestation, 1 gone, …)", or NULL when nothing was skipped. */
+static char *
+describe_skipped (GVariant *status)
+{
+  g_autoptr(GVariant) skipped = g_variant_lookup_value (status, "skipped", G_VARIANT_TYPE ("a{su}"));
+  g_autoptr(GString) reasons = g_string_new (NULL);
+  g_autofree char *total_text = NULL;
+  GVariantIter iter;
+  const char *reason;
+  guint count, total = 0;
+
+  if (skipped == NULL)
+    return NULL;
+  g_variant_iter_init (&iter, skipped);
+  while (g_variant_iter_next (&iter, "{&su}", &reason, &count))
+    {
+      g_string_append_printf (reasons, "%s%u %s", reasons->len ? ", " : "", count, reason);
+      total += count;
+    }
+  if (total == 0)
+    return NULL;
+  total_text = number (total);
+  /* TRANSLATORS: the reasons are the untranslated names of GetStatus(). */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s object (%s)", "%s objects (%s)", total),
+                          total_text, reasons->str);
+}
+
 static void
 print_status (GVariant *status)
 {
@@ -367,6 +394,23 @@ print_status (GVariant *status)
     }
   if (*last_error)
     g_print (_("Last error:    %s\n"), last_error);
+  {
+    g_autofree char *skipped = describe_skipped (status);
+    gint64 next_retry = 0;
+    guint failed_runs = 0;
+
+    if (skipped != NULL)
+      g_print (_("Skipped:       %s\n"), skipped);
+    g_variant_lookup (status, "next-retry", "x", &next_retry);
+    g_variant_lookup (status, "failed-runs", "u", &failed_runs);
+    if (next_retry > 0)
+      {
+        g_autofree char *when = format_time (next_retry);
+        g_print (g_dngettext (GETTEXT_PACKAGE, "Next retry:    %s, after %u failed run\n",
+                              "Next retry:    %s, after %u failed runs in a row\n", failed_runs),
+                 when, failed_runs);
+      }
+  }
   print_http_status (status);
 
   indexes = g_variant_lookup_value (status, "indexes", G_VARIANT_TYPE ("a{sa{sv}}"));

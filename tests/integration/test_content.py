@@ -275,6 +275,11 @@ class ContentTest(ritest.DaemonTestCase):
         self.assertEqual(status["skipped"], self.pushed["skipped"])
         self.assertEqual(status["indexes"]["all"]["skipped"], self.pushed["skipped"])
         self.assertEqual(status["indexes"]["latest"]["skipped"], self.pushed["skipped"])
+        # And what an operator reads: the same counts, one line.
+        result = ritest.run_cli("--session", "status", env={"DBUS_SESSION_BUS_ADDRESS": self.bus.address},
+                                check=0)
+        reasons = ", ".join("%d %s" % (n, reason) for reason, n in sorted(self.pushed["skipped"].items()))
+        self.assertIn("Skipped:       %d objects (%s)\n" % (total, reasons), result.stdout)
 
     def test_latest_only(self):
         result, log = self.index(["latest"])
