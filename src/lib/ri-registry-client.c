@@ -61,7 +61,7 @@ struct _RiRegistryClient {
   char *realm;              /* (owned) (nullable) */
   char *service;            /* (owned) (nullable) */
   GHashTable *tokens;       /* (owned) scope → Token */
-  GHashTable *token_waiters;/* (owned) scope → GPtrArray of GTask */
+  GHashTable *token_fetches;/* (owned) scope → TokenFetch in flight */
 };
 
 G_DEFINE_TYPE (RiRegistryClient, ri_registry_client, G_TYPE_OBJECT)
@@ -149,7 +149,9 @@ ri_registry_client_finalize (GObject *object)
   g_free (self->realm);
   g_free (self->service);
   g_hash_table_unref (self->tokens);
-  g_hash_table_unref (self->token_waiters);
+  /* Each fetch in flight holds a reference on us, so none can be left. */
+  g_assert (g_hash_table_size (self->token_fetches) == 0);
+  g_hash_table_unref (self->token_fetches);
   G_OBJECT_CLASS (ri_registry_client_parent_class)->finalize (object);
 }
 
@@ -164,8 +166,7 @@ ri_registry_client_init (RiRegistryClient *self)
 {
   g_queue_init (&self->waiting);
   self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) token_free);
-  self->token_waiters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                               (GDestroyNotify) g_ptr_array_unref);
+  self->token_fetches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 RiRegistryClient *
@@ -356,10 +357,13 @@ release_slot (RiRegistryClient *self)
   self->in_flight--;
   while (self->in_flight < self->max_connections && !g_queue_is_empty (&self->waiting))
     {
-      GTask *next = g_queue_pop_head (&self->waiting);
+      g_autoptr(GTask) next = g_queue_pop_head (&self->waiting);
+
+      /* A cancelled scan's queue drains without a request. */
+      if (g_task_return_error_if_cancelled (next))
+        continue;
       self->in_flight++;
       start_attempt (self, next);
-      g_object_unref (next);
     }
 }
 
@@ -395,10 +399,11 @@ fail_request (RiRegistryClient *self, GTask *task, gint code, const char *format
                   g_error_new (RI_ERROR, code, "%s %s: %s", request->method, request->url, message));
 }
 
+/* Called when the back-off ends, or as soon as the cancellable fires. */
 static gboolean
 retry_cb (gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  GTask *task = user_data;
   RiRegistryClient *self = g_task_get_source_object (task);
 
   if (g_task_return_error_if_cancelled (task))
@@ -441,7 +446,20 @@ maybe_retry (RiRegistryClient *self, GTask *task, const char *why, gint retry_af
   }
   self->stats.retries++;
   request_reset (request);
-  g_timeout_add (delay_ms, retry_cb, g_object_ref (task));
+  {
+    g_autoptr(GSource) timeout = g_timeout_source_new (delay_ms);
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
+    /* A back-off can be as long as Retry-After asks: a cancelled run
+     * (SIGTERM) must not sit it out. A ready child wakes its parent. */
+    if (cancellable != NULL)
+      {
+        g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
+        g_source_set_dummy_callback (cancelled);
+        g_source_add_child_source (timeout, cancelled);
+      }
+    g_task_attach_source (task, timeout, retry_cb);
+  }
   return TRUE;
 }
 
@@ -663,21 +681,95 @@ handle_unauthorized (RiRegistryClient *self, GTask *task)
   fail_request (self, task, RI_ERROR_DENIED, "401 unauthorized, with no Bearer or Basic challenge to answer");
 }
 
+/* One token fetch per scope, with every request that needs it waiting.
+ * The fetch has a cancellable of its own: a waiter whose cancellable
+ * fires stops waiting at once, and the fetch is only called off when
+ * nobody waits for it any more. */
+typedef struct _TokenFetch TokenFetch;
+
 typedef struct {
+  TokenFetch *fetch;        /* (unowned) owns this */
+  GTask *task;              /* (owned) */
+  GSource *cancelled;       /* (owned) (nullable) */
+} TokenWaiter;
+
+struct _TokenFetch {
   RiRegistryClient *self;   /* (owned) */
   char *scope;              /* (owned) */
   char *url;                /* (owned) */
   SoupMessage *message;     /* (owned) */
-} TokenFetch;
+  GCancellable *cancellable;/* (owned) */
+  GPtrArray *waiters;       /* (owned) (element-type TokenWaiter) */
+};
+
+static void
+token_waiter_free (TokenWaiter *waiter)
+{
+  if (waiter->cancelled != NULL)
+    {
+      g_source_destroy (waiter->cancelled);
+      g_source_unref (waiter->cancelled);
+    }
+  g_object_unref (waiter->task);
+  g_free (waiter);
+}
 
 static void
 token_fetch_free (TokenFetch *fetch)
 {
+  g_ptr_array_unref (fetch->waiters);
   g_object_unref (fetch->self);
   g_free (fetch->scope);
   g_free (fetch->url);
-  g_object_unref (fetch->message);
+  g_clear_object (&fetch->message);
+  g_object_unref (fetch->cancellable);
   g_free (fetch);
+}
+
+/* No longer the scope's fetch: later requests start one of their own. */
+static void
+token_fetch_detach (TokenFetch *fetch)
+{
+  RiRegistryClient *self = fetch->self;
+
+  if (g_hash_table_lookup (self->token_fetches, fetch->scope) == fetch)
+    g_hash_table_remove (self->token_fetches, fetch->scope);
+}
+
+static gboolean
+token_waiter_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  TokenWaiter *waiter = user_data;
+  TokenFetch *fetch = waiter->fetch;
+  RiRegistryClient *self = fetch->self;
+  g_autoptr(GTask) task = g_object_ref (waiter->task);
+
+  g_ptr_array_remove_fast (fetch->waiters, waiter);
+  if (fetch->waiters->len == 0)
+    {
+      token_fetch_detach (fetch);
+      g_cancellable_cancel (fetch->cancellable);
+    }
+  release_slot (self);
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+token_fetch_add_waiter (TokenFetch *fetch, GTask *task)
+{
+  TokenWaiter *waiter = g_new0 (TokenWaiter, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  waiter->fetch = fetch;
+  waiter->task = g_object_ref (task);
+  if (cancellable != NULL)
+    {
+      waiter->cancelled = g_cancellable_source_new (cancellable);
+      g_source_set_callback (waiter->cancelled, G_SOURCE_FUNC (token_waiter_cancelled_cb), waiter, NULL);
+      g_source_attach (waiter->cancelled, g_task_get_context (task));
+    }
+  g_ptr_array_add (fetch->waiters, waiter);
 }
 
 static char *
@@ -728,10 +820,16 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   guint status = soup_message_get_status (fetch->message);
   gint64 lifetime_s = 0;
 
-  g_autofree char *waiters_key = NULL;
-
-  g_hash_table_steal_extended (self->token_waiters, fetch->scope, (gpointer *) &waiters_key, (gpointer *) &waiters);
-  g_assert (waiters != NULL);
+  token_fetch_detach (fetch);
+  /* Taken over, so that finishing one waiter cannot touch the others. */
+  waiters = g_steal_pointer (&fetch->waiters);
+  fetch->waiters = g_ptr_array_new ();
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      TokenWaiter *waiter = g_ptr_array_index (waiters, i);
+      if (waiter->cancelled != NULL)
+        g_source_destroy (waiter->cancelled);
+    }
 
   if (body != NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
     {
@@ -761,7 +859,7 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   for (guint i = 0; i < waiters->len; i++)
     {
-      GTask *task = g_ptr_array_index (waiters, i);
+      GTask *task = ((TokenWaiter *) g_ptr_array_index (waiters, i))->task;
 
       if (error == NULL)
         send_request (self, task);
@@ -781,18 +879,14 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
 {
   Request *request = g_task_get_task_data (task);
   const char *scope = request->scope ? request->scope : "";
-  GPtrArray *waiters = g_hash_table_lookup (self->token_waiters, scope);
+  TokenFetch *fetch = g_hash_table_lookup (self->token_fetches, scope);
   g_autoptr(GString) url = NULL;
-  TokenFetch *fetch;
 
-  if (waiters != NULL)
+  if (fetch != NULL)
     {
-      g_ptr_array_add (waiters, g_object_ref (task));
+      token_fetch_add_waiter (fetch, task);
       return;
     }
-  waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (waiters, g_object_ref (task));
-  g_hash_table_insert (self->token_waiters, g_strdup (scope), waiters);
 
   url = g_string_new (self->realm);
   g_string_append_c (url, strchr (self->realm, '?') ? '&' : '?');
@@ -814,15 +908,17 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
   fetch->self = g_object_ref (self);
   fetch->scope = g_strdup (scope);
   fetch->url = g_strdup (self->realm);
+  fetch->cancellable = g_cancellable_new ();
+  fetch->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) token_waiter_free);
   fetch->message = soup_message_new (SOUP_METHOD_GET, url->str);
   if (fetch->message == NULL)
     {
-      g_autoptr(GError) error = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
-      g_hash_table_remove (self->token_waiters, scope);
-      fail_request (self, task, RI_ERROR_PROTOCOL, "%s", error->message);
+      fail_request (self, task, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
       token_fetch_free (fetch);
       return;
     }
+  token_fetch_add_waiter (fetch, task);
+  g_hash_table_insert (self->token_fetches, g_strdup (scope), fetch);
   /* Credentials go to the realm the registry named, and nowhere else. */
   soup_message_add_flags (fetch->message, SOUP_MESSAGE_NO_REDIRECT);
   if (self->username != NULL)
@@ -836,7 +932,7 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
   self->stats.requests[RI_REQUEST_TOKEN]++;
   g_debug ("GET %s (token for %s)", self->realm, scope);
   soup_session_send_and_read_async (self->session, fetch->message, G_PRIORITY_DEFAULT,
-                                    g_task_get_cancellable (task), token_cb, fetch);
+                                    fetch->cancellable, token_cb, fetch);
 }
 
 /* --- sending --- */

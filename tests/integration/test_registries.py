@@ -7,7 +7,9 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import ritest
 import services
@@ -298,6 +300,30 @@ class FaultTest(AuthTestCase):
         self.assertIn("HTTP 429 Too Many Requests; retrying in 1000 ms", result.stderr)
         self.assertEqual(self.proxy.count(r"/v2/app/tags/list"), 2)
         self.assert_complete()
+
+    def test_sigterm_ends_a_long_back_off(self):
+        # Every catalog request is refused with a back-off of 50 s; the
+        # daemon, told to stop while it waits, must not sit it out.
+        self.proxy.add(r"/v2/_catalog", ("status", 429, {"Retry-After": "50"}), count=None)
+        config = self.write_config("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n"
+                                   "registries:\n  %s:\n    retries: 3\n" % (self.proxy.url, self.proxy.url))
+        bus = ritest.Bus(self.path("bus"))
+        self.addCleanup(bus.stop)
+        daemon = ritest.Daemon(bus, config, self.path("daemon.log"))
+        self.addCleanup(daemon.stop)
+        ritest.wait_for(lambda: "retrying in 50000 ms" in daemon.output(), timeout=60,
+                        message="the daemon to back off")
+        start = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            status = daemon.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("regindexer-daemon still waits %.0f s after SIGTERM:\n%s"
+                      % (time.monotonic() - start, daemon.output()))
+        self.assertEqual(status, 0, daemon.output())
+        # It stopped waiting rather than retrying, and wrote nothing.
+        self.assertEqual(self.proxy.count(r"/v2/_catalog"), 1)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
 
     def test_retry_after_too_long(self):
         self.proxy.add(r"/v2/_catalog", ("status", 429, {"Retry-After": "3600"}), count=None)
