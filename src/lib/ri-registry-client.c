@@ -50,6 +50,7 @@ struct _RiRegistryClient {
   guint in_flight;
   GQueue waiting;           /* (element-type GTask) (owned) */
   RiRequestStats stats;
+  gboolean log_requests;    /* debug messages of this domain are shown */
 
   char *username;           /* (owned) (nullable) */
   char *password;           /* (owned) (nullable) a secret */
@@ -176,6 +177,7 @@ ri_registry_client_new (const RiRegistryConfig *config)
   g_autoptr(GUri) uri = g_uri_parse (config->url, G_URI_FLAGS_NONE, NULL);
 
   self->base_url = g_strdup (config->url);
+  self->log_requests = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   self->origin_host = uri ? g_ascii_strdown (g_uri_get_host (uri), -1) : g_strdup ("");
   self->origin_port = uri ? g_uri_get_port (uri) : -1;
   self->max_connections = MAX (1u, config->max_connections);
@@ -344,7 +346,13 @@ scope_for_url (RiRegistryClient *self, const char *url)
 static gboolean
 is_origin (RiRegistryClient *self, const char *url)
 {
-  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GUri) uri = NULL;
+  gsize length = strlen (self->base_url);
+
+  /* The common case, without parsing: a path under the configured URL. */
+  if (strncmp (url, self->base_url, length) == 0 && url[length] == '/')
+    return TRUE;
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
 
   return uri != NULL && g_ascii_strcasecmp (g_uri_get_host (uri), self->origin_host) == 0 &&
          g_uri_get_port (uri) == self->origin_port;
@@ -554,22 +562,101 @@ complete_with_status (RiRegistryClient *self, GTask *task)
                 detail ? ": " : "", detail ? detail : "");
 }
 
-static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
-
-static void
-read_next_chunk (GTask *task)
-{
-  Request *request = g_task_get_task_data (task);
-  GCancellable *cancellable = g_task_get_cancellable (task);
-
-  g_input_stream_read_bytes_async (request->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
-                                   cancellable, read_cb, task);
-}
-
 static gboolean
 is_cancelled (const GError *error)
 {
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+static void read_body (GTask *task);
+
+/* A failed read: retried (on another connection) while attempts last. */
+static void
+read_failed (RiRegistryClient *self, GTask *task, GError *error)
+{
+  if (is_cancelled (error))
+    finish_request (self, task, NULL, g_error_copy (error));
+  else if (!maybe_retry (self, task, error->message, -1))
+    fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
+}
+
+/* Appends @data; FALSE (and the request failed) past the size limit. */
+static gboolean
+append_body (RiRegistryClient *self, GTask *task, const void *data, gsize size)
+{
+  Request *request = g_task_get_task_data (task);
+
+  if (request->buffer->len + size > request->max_size)
+    {
+      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
+                    " bytes", request->max_size);
+      return FALSE;
+    }
+  g_byte_array_append (request->buffer, data, size);
+  return TRUE;
+}
+
+static gboolean
+readable_cb (GObject *stream, gpointer user_data)
+{
+  read_body (g_object_ref (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads what has arrived without waiting, and waits for the socket only
+ * when nothing has: a small response (most of a scan) is read where its
+ * headers were, to its end, with no further trip through the main loop.
+ * Takes over the reference on @task. */
+static void
+read_body (GTask *task)
+{
+  RiRegistryClient *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GPollableInputStream *pollable = G_IS_POLLABLE_INPUT_STREAM (request->stream) &&
+    g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (request->stream))
+    ? G_POLLABLE_INPUT_STREAM (request->stream) : NULL;
+  guint8 chunk[16 * 1024];
+
+  if (pollable == NULL)
+    {
+      g_input_stream_read_bytes_async (request->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                       cancellable, read_cb, task);
+      return;
+    }
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (pollable, chunk, sizeof chunk, cancellable, &error);
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_autoptr(GSource) source = g_pollable_input_stream_create_source (pollable, cancellable);
+
+          g_task_attach_source (task, source, G_SOURCE_FUNC (readable_cb));
+          g_object_unref (task);
+          return;
+        }
+      if (n < 0)
+        {
+          read_failed (self, task, error);
+          g_object_unref (task);
+          return;
+        }
+      if (n == 0)
+        {
+          g_input_stream_close (request->stream, NULL, NULL);
+          complete_with_status (self, task);
+          g_object_unref (task);
+          return;
+        }
+      if (!append_body (self, task, chunk, n))
+        {
+          g_object_unref (task);
+          return;
+        }
+    }
 }
 
 static void
@@ -583,10 +670,7 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (chunk == NULL)
     {
-      if (is_cancelled (error))
-        finish_request (self, task, NULL, g_steal_pointer (&error));
-      else if (!maybe_retry (self, task, error->message, -1))
-        fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
+      read_failed (self, task, error);
       return;
     }
   if (g_bytes_get_size (chunk) == 0)
@@ -595,14 +679,8 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       complete_with_status (self, task);
       return;
     }
-  if (request->buffer->len + g_bytes_get_size (chunk) > request->max_size)
-    {
-      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
-                    " bytes", request->max_size);
-      return;
-    }
-  g_byte_array_append (request->buffer, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
-  read_next_chunk (g_steal_pointer (&task));
+  if (append_body (self, task, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk)))
+    read_body (g_steal_pointer (&task));
 }
 
 /* --- authentication --- */
@@ -1009,15 +1087,21 @@ send_request (RiRegistryClient *self, GTask *task)
         }
     }
 
-  if (!self->tls_verify || self->ca_certificates != NULL)
-    g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
-  if (self->client_certificate != NULL)
-    soup_message_set_tls_client_certificate (request->message, self->client_certificate);
-  else
-    g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
+  /* Plain HTTP has no handshake: no handlers to connect, for each request. */
+  if (g_str_has_prefix (request->current_url, "https:"))
+    {
+      if (!self->tls_verify || self->ca_certificates != NULL)
+        g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+      if (self->client_certificate != NULL)
+        soup_message_set_tls_client_certificate (request->message, self->client_certificate);
+      else
+        g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
+    }
 
   self->stats.requests[request->kind]++;
-  g_debug ("%s %s", request->method, request->current_url);
+  /* Formatted only when someone reads it: this is once per request. */
+  if (self->log_requests)
+    g_debug ("%s %s", request->method, request->current_url);
   soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT, cancellable, send_cb,
                            g_object_ref (task));
 }
@@ -1135,7 +1219,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   request->buffer = g_byte_array_sized_new (length >= 0 ? (guint) length : 4096);
-  read_next_chunk (g_steal_pointer (&task));
+  read_body (g_steal_pointer (&task));
 }
 
 void
@@ -1170,6 +1254,10 @@ ri_registry_client_request_async (RiRegistryClient   *self,
       self->in_flight++;
       start_attempt (self, task);
     }
+  else if (kind == RI_REQUEST_CATALOG)
+    /* The next catalog page leads to the most work: it is not to wait
+     * behind the thousand tag lists its predecessor queued. */
+    g_queue_push_head (&self->waiting, g_steal_pointer (&task));
   else
     g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
 }
