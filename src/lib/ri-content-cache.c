@@ -61,10 +61,14 @@ typedef struct {
   guint live;               /* of which indexed and not found corrupt */
 } Pack;
 
+/* Where an entry is: kept compact (a sorted array, the digest in binary)
+ * since a warm run indexes every entry before its first lookup. */
 typedef struct {
+  guint8 digest[32];
   Pack *pack;               /* (unowned) NULL: in the pack being written */
-  goffset offset;
-  gsize size;
+  gint64 offset;
+  guint32 size;
+  guint32 dead;             /* dropped: corrupt, or no longer referenced */
 } Location;
 
 struct _RiContentCache {
@@ -76,7 +80,8 @@ struct _RiContentCache {
   gboolean legacy;          /* DIR/sha256 exists: entries of one file each */
   gboolean packs_loaded;
   GPtrArray *packs;         /* (owned) (element-type Pack) */
-  GHashTable *locations;    /* (owned) digest → Location */
+  GArray *index;            /* (owned) (element-type Location) sorted by digest */
+  GArray *pending_index;    /* (owned) (element-type Location) of @pending */
   RiAtomicFile *pending;    /* (owned) (nullable) the pack being written */
   char *pending_path;       /* (owned) (nullable) */
   GByteArray *pending_buffer; /* (owned) not yet written to @pending */
@@ -100,17 +105,90 @@ pack_free (Pack *pack)
 static void
 discard_pending (RiContentCache *self)
 {
-  GHashTableIter iter;
-  Location *location;
-
   g_clear_pointer (&self->pending, ri_atomic_file_free);
   g_clear_pointer (&self->pending_path, g_free);
   g_byte_array_set_size (self->pending_buffer, 0);
+  g_array_set_size (self->pending_index, 0);
   self->pending_size = 0;
-  g_hash_table_iter_init (&iter, self->locations);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &location))
-    if (location->pack == NULL)
-      g_hash_table_iter_remove (&iter);
+}
+
+static gboolean
+digest_to_binary (const char *digest, guint8 binary[32])
+{
+  const char *hex = digest + strlen ("sha256:");
+
+  if (!ri_digest_is_valid (digest))
+    return FALSE;
+  for (guint i = 0; i < 32; i++)
+    binary[i] = g_ascii_xdigit_value (hex[2 * i]) << 4 | g_ascii_xdigit_value (hex[2 * i + 1]);
+  return TRUE;
+}
+
+static char *
+digest_to_string (const guint8 binary[32])
+{
+  GString *digest = g_string_sized_new (7 + 64);
+
+  g_string_append (digest, "sha256:");
+  for (guint i = 0; i < 32; i++)
+    g_string_append_printf (digest, "%02x", binary[i]);
+  return g_string_free (digest, FALSE);
+}
+
+static int
+compare_locations (const void *a, const void *b)
+{
+  return memcmp (((const Location *) a)->digest, ((const Location *) b)->digest, 32);
+}
+
+/* Sorts the index and drops what is dead or there twice (the first
+ * copy is the one kept: a later one is counted dead in its pack). */
+static void
+sort_index (RiContentCache *self)
+{
+  guint kept = 0;
+
+  g_array_sort (self->index, compare_locations);
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+
+      if (location->dead)
+        continue;
+      if (kept > 0 && compare_locations (location, &g_array_index (self->index, Location, kept - 1)) == 0)
+        {
+          location->pack->live--;
+          continue;
+        }
+      if (kept != i)
+        g_array_index (self->index, Location, kept) = *location;
+      kept++;
+    }
+  g_array_set_size (self->index, kept);
+}
+
+static Location *
+find_location (RiContentCache *self, const char *digest)
+{
+  Location key;
+  guint low = 0, high = self->index->len;
+
+  if (!digest_to_binary (digest, key.digest))
+    return NULL;
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+      Location *location = &g_array_index (self->index, Location, middle);
+      int order = compare_locations (&key, location);
+
+      if (order == 0)
+        return location->dead ? NULL : location;
+      if (order < 0)
+        high = middle;
+      else
+        low = middle + 1;
+    }
+  return NULL;
 }
 
 static void
@@ -122,7 +200,8 @@ ri_content_cache_finalize (GObject *object)
   discard_pending (self);
   g_free (self->directory);
   g_free (self->packs_dir);
-  g_hash_table_unref (self->locations);
+  g_array_unref (self->index);
+  g_array_unref (self->pending_index);
   g_ptr_array_unref (self->packs);
   g_byte_array_unref (self->pending_buffer);
   g_hash_table_unref (self->memory);
@@ -141,7 +220,8 @@ ri_content_cache_init (RiContentCache *self)
 {
   self->memory = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
   self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
-  self->locations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->index = g_array_new (FALSE, FALSE, sizeof (Location));
+  self->pending_index = g_array_new (FALSE, FALSE, sizeof (Location));
   self->packs = g_ptr_array_new_with_free_func ((GDestroyNotify) pack_free);
   self->pending_buffer = g_byte_array_new ();
 }
@@ -246,7 +326,7 @@ load_pack (RiContentCache *self, const char *path)
           const char *newline = memchr (header, '\n', MIN (n - used, DIGEST_LENGTH + 24));
           g_autofree char *digest = NULL;
           guint64 size;
-          Location *location;
+          Location location = { { 0 }, };
 
           if (newline == NULL)
             {
@@ -261,15 +341,12 @@ load_pack (RiContentCache *self, const char *path)
               pos + (newline + 1 - buffer) + (goffset) size > st.st_size)
             goto malformed;
           pack->records++;
-          if (!g_hash_table_contains (self->locations, digest))
-            {
-              location = g_new0 (Location, 1);
-              location->pack = pack;
-              location->offset = pos + (newline + 1 - buffer);
-              location->size = size;
-              g_hash_table_insert (self->locations, g_steal_pointer (&digest), location);
-              pack->live++;
-            }
+          pack->live++;
+          digest_to_binary (digest, location.digest);
+          location.pack = pack;
+          location.offset = pos + (newline + 1 - buffer);
+          location.size = size;
+          g_array_append_val (self->index, location);
           used = newline + 1 - buffer + size;
         }
       pos += used;
@@ -298,6 +375,7 @@ load_packs (RiContentCache *self)
       g_ptr_array_add (names, g_build_filename (self->packs_dir, name, NULL));
   for (guint i = 0; i < names->len; i++)
     load_pack (self, g_ptr_array_index (names, i));
+  sort_index (self);
 }
 
 static GBytes *
@@ -333,8 +411,8 @@ lookup_on_disk (RiContentCache *self, const char *digest)
   gsize length = 0;
 
   load_packs (self);
-  location = g_hash_table_lookup (self->locations, digest);
-  if (location != NULL && location->pack != NULL)
+  location = find_location (self, digest);
+  if (location != NULL)
     {
       bytes = read_location (location);
       actual = bytes ? ri_digest_compute (bytes) : NULL;
@@ -343,7 +421,7 @@ lookup_on_disk (RiContentCache *self, const char *digest)
       /* Corrupt (a disk, a person): dropped here, rewritten by pruning. */
       g_warning ("Cache entry '%s' in '%s' does not match its digest; dropping it", digest, location->pack->path);
       location->pack->live--;
-      g_hash_table_remove (self->locations, digest);
+      location->dead = TRUE;
       self->stats.corrupt++;
       return NULL;
     }
@@ -422,7 +500,7 @@ append_record (RiContentCache *self, const char *digest, GBytes *bytes)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *header = NULL;
-  Location *location;
+  Location location = { { 0 }, };
   gsize size = g_bytes_get_size (bytes);
 
   if (self->pending == NULL)
@@ -439,10 +517,10 @@ append_record (RiContentCache *self, const char *digest, GBytes *bytes)
     }
   header = g_strdup_printf ("%s %" G_GSIZE_FORMAT "\n", digest, size);
   g_byte_array_append (self->pending_buffer, (const guint8 *) header, strlen (header));
-  location = g_new0 (Location, 1);
-  location->offset = self->pending_size + strlen (header);
-  location->size = size;
-  g_hash_table_replace (self->locations, g_strdup (digest), location);
+  digest_to_binary (digest, location.digest);
+  location.offset = self->pending_size + strlen (header);
+  location.size = size;
+  g_array_append_val (self->pending_index, location);
   self->pending_size += strlen (header) + size;
   if (self->pending_buffer->len + size > PACK_WRITE_CHUNK && !write_pending_buffer (self))
     return FALSE;
@@ -467,7 +545,7 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
   if (self->directory != NULL)
     {
       load_packs (self);
-      if (g_hash_table_contains (self->locations, digest))
+      if (find_location (self, digest) != NULL)
         return;
     }
   if (self->keep_in_memory)
@@ -484,8 +562,6 @@ void
 ri_content_cache_flush (RiContentCache *self)
 {
   g_autoptr(GError) error = NULL;
-  GHashTableIter iter;
-  Location *location;
   Pack *pack;
   int fd;
 
@@ -504,22 +580,23 @@ ri_content_cache_flush (RiContentCache *self)
   pack->fd = fd;
   g_ptr_array_add (self->packs, pack);
   self->pending_size = 0;
-  g_hash_table_iter_init (&iter, self->locations);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &location))
-    if (location->pack == NULL)
-      {
-        location->pack = pack;
-        pack->records++;
-        pack->live++;
-      }
-  if (fd < 0)
+  for (guint i = 0; i < self->pending_index->len; i++)
     {
+      Location *location = &g_array_index (self->pending_index, Location, i);
+
+      location->pack = pack;
+      pack->records++;
+      pack->live++;
       /* Written, but not to be read back by this process. */
-      g_hash_table_iter_init (&iter, self->locations);
-      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &location))
-        if (location->pack == pack)
-          g_hash_table_iter_remove (&iter);
+      if (fd < 0)
+        {
+          location->dead = TRUE;
+          pack->live--;
+        }
     }
+  g_array_append_vals (self->index, self->pending_index->data, self->pending_index->len);
+  g_array_set_size (self->pending_index, 0);
+  sort_index (self);
 }
 
 static char *
@@ -689,9 +766,8 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
 {
   GHashTableIter iter;
   gpointer digest;
-  Location *location;
   g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
-  g_autoptr(GPtrArray) moving = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) moving = g_array_new (FALSE, FALSE, sizeof (Location));
 
   g_hash_table_iter_init (&iter, self->memory);
   while (g_hash_table_iter_next (&iter, &digest, NULL))
@@ -707,6 +783,19 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
   load_packs (self);
   if (self->directory == NULL)
     return;
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+      g_autofree char *key = digest_to_string (location->digest);
+
+      if (!g_hash_table_contains (keep, key))
+        {
+          if (!g_hash_table_contains (self->memory, key))
+            self->stats.pruned++;
+          location->dead = TRUE;
+          location->pack->live--;
+        }
+    }
   for (guint i = 0; i < self->packs->len; i++)
     {
       Pack *pack = g_ptr_array_index (self->packs, i);
@@ -714,33 +803,31 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
       if (pack->live != pack->records || self->packs->len > MAX_PACKS)
         g_hash_table_add (doomed, pack);
     }
-  g_hash_table_iter_init (&iter, self->locations);
-  while (g_hash_table_iter_next (&iter, &digest, (gpointer *) &location))
-    if (!g_hash_table_contains (keep, digest))
-      {
-        g_hash_table_add (doomed, location->pack);
-        if (!g_hash_table_contains (self->memory, digest))
-          self->stats.pruned++;
-        location->pack->live--;
-        g_hash_table_iter_remove (&iter);
-      }
 
   if (g_hash_table_size (doomed) > 0)
     {
-      /* What the doomed packs keep, copied into a new one. */
-      g_hash_table_iter_init (&iter, self->locations);
-      while (g_hash_table_iter_next (&iter, &digest, (gpointer *) &location))
-        if (g_hash_table_contains (doomed, location->pack))
-          g_ptr_array_add (moving, g_strdup (digest));
+      /* What the doomed packs keep, copied into a new one, put in place
+       * before they are removed. */
+      for (guint i = 0; i < self->index->len; i++)
+        {
+          Location *location = &g_array_index (self->index, Location, i);
+          if (!location->dead && g_hash_table_contains (doomed, location->pack))
+            {
+              g_array_append_val (moving, *location);
+              location->dead = TRUE;
+            }
+        }
       for (guint i = 0; i < moving->len && self->directory != NULL; i++)
         {
-          const char *key = g_ptr_array_index (moving, i);
-          g_autoptr(GBytes) bytes = read_location (g_hash_table_lookup (self->locations, key));
+          Location *location = &g_array_index (moving, Location, i);
+          g_autoptr(GBytes) bytes = read_location (location);
+          g_autofree char *key = digest_to_string (location->digest);
 
-          g_hash_table_remove (self->locations, key);
           if (bytes != NULL)
             append_record (self, key, bytes);
         }
+      /* Dead entries leave the index before their packs go. */
+      sort_index (self);
       if (self->directory != NULL)
         ri_content_cache_flush (self);
       if (self->directory != NULL)
@@ -754,6 +841,8 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
               }
           }
     }
+  else
+    sort_index (self);
   if (self->directory != NULL)
     remove_stale_packs (self);
   if (self->directory != NULL && self->legacy)
