@@ -223,7 +223,8 @@ ri_content_cache_init (RiContentCache *self)
   self->index = g_array_new (FALSE, FALSE, sizeof (Location));
   self->pending_index = g_array_new (FALSE, FALSE, sizeof (Location));
   self->packs = g_ptr_array_new_with_free_func ((GDestroyNotify) pack_free);
-  self->pending_buffer = g_byte_array_new ();
+  /* Never grown: written out before it would be. */
+  self->pending_buffer = g_byte_array_sized_new (PACK_WRITE_CHUNK);
 }
 
 static void
@@ -516,6 +517,8 @@ append_record (RiContentCache *self, const char *digest, GBytes *bytes)
         }
     }
   header = g_strdup_printf ("%s %" G_GSIZE_FORMAT "\n", digest, size);
+  if (self->pending_buffer->len + strlen (header) > PACK_WRITE_CHUNK && !write_pending_buffer (self))
+    return FALSE;
   g_byte_array_append (self->pending_buffer, (const guint8 *) header, strlen (header));
   digest_to_binary (digest, location.digest);
   location.offset = self->pending_size + strlen (header);

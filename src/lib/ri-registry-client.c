@@ -27,6 +27,33 @@
 #define MAX_TOTAL_BACKOFF_MS (60 * 1000)
 #define DEFAULT_TOKEN_LIFETIME_S 60
 
+/* Requests wait for a slot in one queue per stage of a scan. The deeper
+ * stage goes first: a manifest's config before the next tag list, so that
+ * a scan's known work stays a short queue instead of thousands of
+ * requests waiting behind the tag lists (peak memory), and the next
+ * catalog page, which leads to the most work, before anything. */
+#define N_QUEUES 4
+
+static guint
+queue_for_kind (RiRequestKind kind)
+{
+  switch (kind)
+    {
+    case RI_REQUEST_CATALOG:
+      return 0;
+    case RI_REQUEST_BLOB:
+      return 1;
+    case RI_REQUEST_MANIFEST:
+    case RI_REQUEST_MANIFEST_HEAD:
+      return 2;
+    case RI_REQUEST_TAGS:
+    case RI_REQUEST_TOKEN:
+    case RI_REQUEST_N_KINDS:
+    default:
+      return 3;
+    }
+}
+
 typedef enum {
   AUTH_NONE,
   AUTH_BASIC,
@@ -48,7 +75,7 @@ struct _RiRegistryClient {
   guint max_connections;
   guint retries;
   guint in_flight;
-  GQueue waiting;           /* (element-type GTask) (owned) */
+  GQueue waiting[N_QUEUES]; /* (element-type GTask) (owned) by queue_for_kind() */
   RiRequestStats stats;
   gboolean log_requests;    /* debug messages of this domain are shown */
 
@@ -139,7 +166,8 @@ ri_registry_client_finalize (GObject *object)
   RiRegistryClient *self = RI_REGISTRY_CLIENT (object);
 
   /* Waiting tasks hold a reference on us, so none can be left. */
-  g_assert (g_queue_is_empty (&self->waiting));
+  for (guint i = 0; i < N_QUEUES; i++)
+    g_assert (g_queue_is_empty (&self->waiting[i]));
   g_free (self->base_url);
   g_free (self->origin_host);
   g_clear_object (&self->session);
@@ -165,7 +193,8 @@ ri_registry_client_class_init (RiRegistryClientClass *klass)
 static void
 ri_registry_client_init (RiRegistryClient *self)
 {
-  g_queue_init (&self->waiting);
+  for (guint i = 0; i < N_QUEUES; i++)
+    g_queue_init (&self->waiting[i]);
   self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) token_free);
   self->token_fetches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -363,9 +392,14 @@ release_slot (RiRegistryClient *self)
 {
   g_assert (self->in_flight > 0);
   self->in_flight--;
-  while (self->in_flight < self->max_connections && !g_queue_is_empty (&self->waiting))
+  while (self->in_flight < self->max_connections)
     {
-      g_autoptr(GTask) next = g_queue_pop_head (&self->waiting);
+      g_autoptr(GTask) next = NULL;
+
+      for (guint i = 0; i < N_QUEUES && next == NULL; i++)
+        next = g_queue_pop_head (&self->waiting[i]);
+      if (next == NULL)
+        break;
 
       /* A cancelled scan's queue drains without a request. */
       if (g_task_return_error_if_cancelled (next))
@@ -1254,12 +1288,8 @@ ri_registry_client_request_async (RiRegistryClient   *self,
       self->in_flight++;
       start_attempt (self, task);
     }
-  else if (kind == RI_REQUEST_CATALOG)
-    /* The next catalog page leads to the most work: it is not to wait
-     * behind the thousand tag lists its predecessor queued. */
-    g_queue_push_head (&self->waiting, g_steal_pointer (&task));
   else
-    g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+    g_queue_push_tail (&self->waiting[queue_for_kind (kind)], g_steal_pointer (&task));
 }
 
 RiResponse *
