@@ -127,12 +127,17 @@ digest_to_binary (const char *digest, guint8 binary[32])
 static char *
 digest_to_string (const guint8 binary[32])
 {
-  GString *digest = g_string_sized_new (7 + 64);
+  static const char hex[] = "0123456789abcdef";
+  char *digest = g_malloc (DIGEST_LENGTH + 1);
 
-  g_string_append (digest, "sha256:");
+  memcpy (digest, "sha256:", 7);
   for (guint i = 0; i < 32; i++)
-    g_string_append_printf (digest, "%02x", binary[i]);
-  return g_string_free (digest, FALSE);
+    {
+      digest[7 + 2 * i] = hex[binary[i] >> 4];
+      digest[7 + 2 * i + 1] = hex[binary[i] & 0xf];
+    }
+  digest[DIGEST_LENGTH] = '\0';
+  return digest;
 }
 
 static int
