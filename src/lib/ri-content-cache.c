@@ -602,8 +602,18 @@ ri_content_cache_flush (RiContentCache *self)
           pack->live--;
         }
     }
-  g_array_append_vals (self->index, self->pending_index->data, self->pending_index->len);
-  g_array_set_size (self->pending_index, 0);
+  if (self->index->len == 0)
+    {
+      /* A first run, or a pack rewritten whole: no copy of the index. */
+      g_array_unref (self->index);
+      self->index = g_steal_pointer (&self->pending_index);
+      self->pending_index = g_array_new (FALSE, FALSE, sizeof (Location));
+    }
+  else
+    {
+      g_array_append_vals (self->index, self->pending_index->data, self->pending_index->len);
+      g_array_set_size (self->pending_index, 0);
+    }
   sort_index (self);
 }
 
@@ -775,7 +785,6 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
   GHashTableIter iter;
   gpointer digest;
   g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
-  g_autoptr(GArray) moving = g_array_new (FALSE, FALSE, sizeof (Location));
 
   g_hash_table_iter_init (&iter, self->memory);
   while (g_hash_table_iter_next (&iter, &digest, NULL))
@@ -816,21 +825,17 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
     {
       /* What the doomed packs keep, copied into a new one, put in place
        * before they are removed. */
-      for (guint i = 0; i < self->index->len; i++)
+      for (guint i = 0; i < self->index->len && self->directory != NULL; i++)
         {
           Location *location = &g_array_index (self->index, Location, i);
-          if (!location->dead && g_hash_table_contains (doomed, location->pack))
-            {
-              g_array_append_val (moving, *location);
-              location->dead = TRUE;
-            }
-        }
-      for (guint i = 0; i < moving->len && self->directory != NULL; i++)
-        {
-          Location *location = &g_array_index (moving, Location, i);
-          g_autoptr(GBytes) bytes = read_location (location);
-          g_autofree char *key = digest_to_string (location->digest);
+          g_autoptr(GBytes) bytes = NULL;
+          g_autofree char *key = NULL;
 
+          if (location->dead || !g_hash_table_contains (doomed, location->pack))
+            continue;
+          location->dead = TRUE;
+          bytes = read_location (location);
+          key = digest_to_string (location->digest);
           if (bytes != NULL)
             append_record (self, key, bytes);
         }
