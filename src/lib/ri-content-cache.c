@@ -105,6 +105,12 @@ pack_free (Pack *pack)
 static void
 discard_pending (RiContentCache *self)
 {
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+      if (location->pack == NULL)
+        location->dead = TRUE;
+    }
   g_clear_pointer (&self->pending, ri_atomic_file_free);
   g_clear_pointer (&self->pending_path, g_free);
   g_byte_array_set_size (self->pending_buffer, 0);
@@ -162,7 +168,8 @@ sort_index (RiContentCache *self)
         continue;
       if (kept > 0 && compare_locations (location, &g_array_index (self->index, Location, kept - 1)) == 0)
         {
-          location->pack->live--;
+          if (location->pack != NULL)
+            location->pack->live--;
           continue;
         }
       if (kept != i)
@@ -187,7 +194,7 @@ find_location (RiContentCache *self, const char *digest)
       int order = compare_locations (&key, location);
 
       if (order == 0)
-        return location->dead ? NULL : location;
+        return location->dead || location->pack == NULL ? NULL : location;
       if (order < 0)
         high = middle;
       else
@@ -500,9 +507,11 @@ write_pending_buffer (RiContentCache *self)
   return TRUE;
 }
 
-/* Appends a record to the pack being written; FALSE when the disk failed. */
+/* Appends a record to the pack being written; FALSE when the disk failed.
+ * With @moved (an entry of the index being rewritten), that entry is made
+ * to point there, instead of a new one indexed. */
 static gboolean
-append_record (RiContentCache *self, const char *digest, GBytes *bytes)
+append_record (RiContentCache *self, const char *digest, GBytes *bytes, Location *moved)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *header = NULL;
@@ -528,7 +537,10 @@ append_record (RiContentCache *self, const char *digest, GBytes *bytes)
   digest_to_binary (digest, location.digest);
   location.offset = self->pending_size + strlen (header);
   location.size = size;
-  g_array_append_val (self->pending_index, location);
+  if (moved != NULL)
+    *moved = location;
+  else
+    g_array_append_val (self->pending_index, location);
   self->pending_size += strlen (header) + size;
   if (self->pending_buffer->len + size > PACK_WRITE_CHUNK && !write_pending_buffer (self))
     return FALSE;
@@ -559,7 +571,7 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
   if (self->keep_in_memory)
     g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
   self->stats.stored++;
-  if (self->directory != NULL && !append_record (self, digest, bytes))
+  if (self->directory != NULL && !append_record (self, digest, bytes, NULL))
     g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
 }
 
@@ -588,6 +600,21 @@ ri_content_cache_flush (RiContentCache *self)
   pack->fd = fd;
   g_ptr_array_add (self->packs, pack);
   self->pending_size = 0;
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+
+      if (location->pack != NULL || location->dead)
+        continue;
+      location->pack = pack;
+      pack->records++;
+      pack->live++;
+      if (fd < 0)
+        {
+          location->dead = TRUE;
+          pack->live--;
+        }
+    }
   for (guint i = 0; i < self->pending_index->len; i++)
     {
       Location *location = &g_array_index (self->pending_index, Location, i);
@@ -833,11 +860,12 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
 
           if (location->dead || !g_hash_table_contains (doomed, location->pack))
             continue;
-          location->dead = TRUE;
           bytes = read_location (location);
           key = digest_to_string (location->digest);
-          if (bytes != NULL)
-            append_record (self, key, bytes);
+          location->pack->live--;
+          /* Moved in place: a second index of them would cost as much. */
+          if (bytes == NULL || !append_record (self, key, bytes, location))
+            location->dead = TRUE;
         }
       /* Dead entries leave the index before their packs go. */
       sort_index (self);
