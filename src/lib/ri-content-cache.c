@@ -3,9 +3,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ri-atomic-file.h"
 #include "ri-content-cache.h"
@@ -17,8 +20,18 @@
  * Manifests and config blobs by digest. Digests are content addresses,
  * so an entry never goes stale: it is only ever wrong if it is corrupt,
  * which is checked on every load from disk. Kept in memory (the daemon
- * keeps one across runs) and, when a directory is given, on disk under
- * DIR/sha256/XX/REST, so that a CLI run benefits too.
+ * keeps one across runs) and, when a directory is given, on disk, so
+ * that a CLI run benefits too.
+ *
+ * On disk, the entries a run stores go into one pack file of its own,
+ * DIR/packs/NAME.pack: records of "sha256:HEX SIZE\n" and SIZE bytes,
+ * written through a temporary file and renamed into place when the
+ * registry's scan ends. One file per entry cost a file creation, a
+ * rename and a directory probe per object, the larger part of a cold
+ * scan's system time. Readers never see a pack half-written; a record
+ * that does not match its digest is dropped and fetched again; pruning
+ * rewrites the packs that hold anything no longer referenced. Entries of
+ * the older layout, DIR/sha256/XX/REST, are still read (and pruned).
  *
  * Beside the content, it remembers each tag's digest from the last scan
  * of a registry (DIR/tags/SHA256-OF-URL.json): a tag whose digest was
@@ -29,11 +42,50 @@
  * disk only: a run never reads an entry twice, so keeping every body in
  * memory as well would only add to its peak size.
  */
+
+#define PACK_SUFFIX ".pack"
+/* Appends are gathered to this size before a write(). */
+#define PACK_WRITE_CHUNK (64 * 1024)
+#define PACK_READ_CHUNK (64 * 1024)
+#define DIGEST_LENGTH (7 + 64)
+/* Larger than anything the scan stores (16 MiB configs). */
+#define MAX_ENTRY_SIZE (64 * 1024 * 1024)
+/* A temporary pack untouched this long is a crashed writer's. */
+#define STALE_PACK_S (24 * 3600)
+#define MAX_PACKS 8
+
+typedef struct {
+  char *path;               /* (owned) */
+  int fd;
+  guint records;            /* records in the file */
+  guint live;               /* of which indexed and not found corrupt */
+} Pack;
+
+/* Where an entry is: kept compact (a sorted array, the digest in binary)
+ * since a warm run indexes every entry before its first lookup. */
+typedef struct {
+  guint8 digest[32];
+  Pack *pack;               /* (unowned) NULL: in the pack being written */
+  gint64 offset;
+  guint32 size;
+  guint32 dead;             /* dropped: corrupt, or no longer referenced */
+} Location;
+
 struct _RiContentCache {
   GObject parent_instance;
 
   char *directory;          /* (owned) (nullable) NULL: memory only */
+  char *packs_dir;          /* (owned) (nullable) */
   gboolean keep_in_memory;  /* also when on disk */
+  gboolean legacy;          /* DIR/sha256 exists: entries of one file each */
+  gboolean packs_loaded;
+  GPtrArray *packs;         /* (owned) (element-type Pack) */
+  GArray *index;            /* (owned) (element-type Location) sorted by digest */
+  GArray *pending_index;    /* (owned) (element-type Location) of @pending */
+  RiAtomicFile *pending;    /* (owned) (nullable) the pack being written */
+  char *pending_path;       /* (owned) (nullable) */
+  GByteArray *pending_buffer; /* (owned) not yet written to @pending */
+  goffset pending_size;     /* bytes appended to @pending so far */
   GHashTable *memory;       /* (owned) digest → GBytes */
   GHashTable *tags;         /* (owned) registry → (GHashTable "repo\ntag" → digest) */
   RiCacheStats stats;
@@ -42,11 +94,128 @@ struct _RiContentCache {
 G_DEFINE_TYPE (RiContentCache, ri_content_cache, G_TYPE_OBJECT)
 
 static void
+pack_free (Pack *pack)
+{
+  if (pack->fd >= 0)
+    close (pack->fd);
+  g_free (pack->path);
+  g_free (pack);
+}
+
+static void
+discard_pending (RiContentCache *self)
+{
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+      if (location->pack == NULL)
+        location->dead = TRUE;
+    }
+  g_clear_pointer (&self->pending, ri_atomic_file_free);
+  g_clear_pointer (&self->pending_path, g_free);
+  g_byte_array_set_size (self->pending_buffer, 0);
+  g_array_set_size (self->pending_index, 0);
+  self->pending_size = 0;
+}
+
+static gboolean
+digest_to_binary (const char *digest, guint8 binary[32])
+{
+  const char *hex = digest + strlen ("sha256:");
+
+  if (!ri_digest_is_valid (digest))
+    return FALSE;
+  for (guint i = 0; i < 32; i++)
+    binary[i] = g_ascii_xdigit_value (hex[2 * i]) << 4 | g_ascii_xdigit_value (hex[2 * i + 1]);
+  return TRUE;
+}
+
+static char *
+digest_to_string (const guint8 binary[32])
+{
+  static const char hex[] = "0123456789abcdef";
+  char *digest = g_malloc (DIGEST_LENGTH + 1);
+
+  memcpy (digest, "sha256:", 7);
+  for (guint i = 0; i < 32; i++)
+    {
+      digest[7 + 2 * i] = hex[binary[i] >> 4];
+      digest[7 + 2 * i + 1] = hex[binary[i] & 0xf];
+    }
+  digest[DIGEST_LENGTH] = '\0';
+  return digest;
+}
+
+static int
+compare_locations (const void *a, const void *b)
+{
+  return memcmp (((const Location *) a)->digest, ((const Location *) b)->digest, 32);
+}
+
+/* Sorts the index and drops what is dead or there twice (the first
+ * copy is the one kept: a later one is counted dead in its pack). */
+static void
+sort_index (RiContentCache *self)
+{
+  guint kept = 0;
+
+  g_array_sort (self->index, compare_locations);
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+
+      if (location->dead)
+        continue;
+      if (kept > 0 && compare_locations (location, &g_array_index (self->index, Location, kept - 1)) == 0)
+        {
+          if (location->pack != NULL)
+            location->pack->live--;
+          continue;
+        }
+      if (kept != i)
+        g_array_index (self->index, Location, kept) = *location;
+      kept++;
+    }
+  g_array_set_size (self->index, kept);
+}
+
+static Location *
+find_location (RiContentCache *self, const char *digest)
+{
+  Location key;
+  guint low = 0, high = self->index->len;
+
+  if (!digest_to_binary (digest, key.digest))
+    return NULL;
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+      Location *location = &g_array_index (self->index, Location, middle);
+      int order = compare_locations (&key, location);
+
+      if (order == 0)
+        return location->dead || location->pack == NULL ? NULL : location;
+      if (order < 0)
+        high = middle;
+      else
+        low = middle + 1;
+    }
+  return NULL;
+}
+
+static void
 ri_content_cache_finalize (GObject *object)
 {
   RiContentCache *self = RI_CONTENT_CACHE (object);
 
+  ri_content_cache_flush (self);
+  discard_pending (self);
   g_free (self->directory);
+  g_free (self->packs_dir);
+  g_array_unref (self->index);
+  g_array_unref (self->pending_index);
+  g_ptr_array_unref (self->packs);
+  g_byte_array_unref (self->pending_buffer);
   g_hash_table_unref (self->memory);
   g_hash_table_unref (self->tags);
   G_OBJECT_CLASS (ri_content_cache_parent_class)->finalize (object);
@@ -63,6 +232,11 @@ ri_content_cache_init (RiContentCache *self)
 {
   self->memory = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
   self->tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  self->index = g_array_new (FALSE, FALSE, sizeof (Location));
+  self->pending_index = g_array_new (FALSE, FALSE, sizeof (Location));
+  self->packs = g_ptr_array_new_with_free_func ((GDestroyNotify) pack_free);
+  /* Never grown: written out before it would be. */
+  self->pending_buffer = g_byte_array_sized_new (PACK_WRITE_CHUNK);
 }
 
 static void
@@ -70,6 +244,7 @@ disable_disk (RiContentCache *self, const char *what, const char *path, int save
 {
   g_warning ("Cannot %s '%s' (%s): caching in memory only", what, path, g_strerror (saved_errno));
   g_clear_pointer (&self->directory, g_free);
+  g_clear_pointer (&self->packs_dir, g_free);
   self->keep_in_memory = TRUE;
 }
 
@@ -81,9 +256,12 @@ ri_content_cache_new (const char *directory, gboolean keep_in_memory)
   self->keep_in_memory = keep_in_memory || directory == NULL;
   if (directory != NULL)
     {
-      g_autofree char *probe = g_build_filename (directory, "sha256", NULL);
+      g_autofree char *legacy = g_build_filename (directory, "sha256", NULL);
+
       self->directory = g_strdup (directory);
-      if (g_mkdir_with_parents (probe, 0755) != 0 || g_access (probe, W_OK) != 0)
+      self->packs_dir = g_build_filename (directory, "packs", NULL);
+      self->legacy = g_file_test (legacy, G_FILE_TEST_IS_DIR);
+      if (g_mkdir_with_parents (self->packs_dir, 0755) != 0 || g_access (self->packs_dir, W_OK) != 0)
         disable_disk (self, "use the cache directory", directory, errno);
     }
   return self;
@@ -109,14 +287,179 @@ entry_path (RiContentCache *self, const char *digest)
   return g_build_filename (self->directory, "sha256", prefix, hex + 2, NULL);
 }
 
+static gboolean
+parse_size (const char *start, const char *end, guint64 *size)
+{
+  *size = 0;
+  if (start == end || end - start > 9)
+    return FALSE;
+  for (const char *p = start; p < end; p++)
+    {
+      if (!g_ascii_isdigit (*p))
+        return FALSE;
+      *size = *size * 10 + (*p - '0');
+    }
+  return *size <= MAX_ENTRY_SIZE;
+}
+
+/* Indexes the records of one pack, reading only their headers. A record
+ * cut short or malformed ends the pack there: what comes before stays. */
+static void
+load_pack (RiContentCache *self, const char *path)
+{
+  g_autofree char *buffer = g_malloc (PACK_READ_CHUNK);
+  Pack *pack;
+  struct stat st;
+  goffset pos = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return;
+  if (fstat (fd, &st) != 0)
+    {
+      close (fd);
+      return;
+    }
+  pack = g_new0 (Pack, 1);
+  pack->path = g_strdup (path);
+  pack->fd = fd;
+  g_ptr_array_add (self->packs, pack);
+
+  while (pos < st.st_size)
+    {
+      ssize_t n = pread (fd, buffer, PACK_READ_CHUNK, pos);
+      gssize used = 0;
+
+      if (n <= 0)
+        break;
+      /* Every header that starts in this chunk and ends in it too. */
+      while (used < n)
+        {
+          const char *header = buffer + used;
+          const char *newline = memchr (header, '\n', MIN (n - used, DIGEST_LENGTH + 24));
+          g_autofree char *digest = NULL;
+          guint64 size;
+          Location location = { { 0 }, };
+
+          if (newline == NULL)
+            {
+              if (n - used >= DIGEST_LENGTH + 24 || pos + n >= st.st_size || used == 0)
+                goto malformed;
+              break;  /* read on from this header */
+            }
+          digest = g_strndup (header, MIN (DIGEST_LENGTH, newline - header));
+          if (newline - header <= DIGEST_LENGTH + 1 || header[DIGEST_LENGTH] != ' ' ||
+              !ri_digest_is_valid (digest) ||
+              !parse_size (header + DIGEST_LENGTH + 1, newline, &size) ||
+              pos + (newline + 1 - buffer) + (goffset) size > st.st_size)
+            goto malformed;
+          pack->records++;
+          pack->live++;
+          digest_to_binary (digest, location.digest);
+          location.pack = pack;
+          location.offset = pos + (newline + 1 - buffer);
+          location.size = size;
+          g_array_append_val (self->index, location);
+          used = newline + 1 - buffer + size;
+        }
+      pos += used;
+    }
+  return;
+
+malformed:
+  g_warning ("Cache pack '%s' is damaged after %u entries; keeping those", path, pack->records);
+  /* Counted as one more record, so that pruning rewrites the pack. */
+  pack->records++;
+}
+
+static void
+load_packs (RiContentCache *self)
+{
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  if (self->packs_loaded || self->packs_dir == NULL)
+    return;
+  self->packs_loaded = TRUE;
+  dir = g_dir_open (self->packs_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (name[0] != '.' && g_str_has_suffix (name, PACK_SUFFIX))
+      g_ptr_array_add (names, g_build_filename (self->packs_dir, name, NULL));
+  for (guint i = 0; i < names->len; i++)
+    load_pack (self, g_ptr_array_index (names, i));
+  sort_index (self);
+}
+
+static GBytes *
+read_location (Location *location)
+{
+  char *data = g_malloc (MAX (location->size, 1));
+  gsize done = 0;
+
+  while (done < location->size)
+    {
+      ssize_t n = pread (location->pack->fd, data + done, location->size - done, location->offset + done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_free (data);
+          return NULL;
+        }
+      done += n;
+    }
+  return g_bytes_new_take (data, location->size);
+}
+
+/* The bytes on disk for @digest, checked, or NULL. */
+static GBytes *
+lookup_on_disk (RiContentCache *self, const char *digest)
+{
+  Location *location;
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *actual = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  gsize length = 0;
+
+  load_packs (self);
+  location = find_location (self, digest);
+  if (location != NULL)
+    {
+      bytes = read_location (location);
+      actual = bytes ? ri_digest_compute (bytes) : NULL;
+      if (actual != NULL && g_str_equal (actual, digest))
+        return g_steal_pointer (&bytes);
+      /* Corrupt (a disk, a person): dropped here, rewritten by pruning. */
+      g_warning ("Cache entry '%s' in '%s' does not match its digest; dropping it", digest, location->pack->path);
+      location->pack->live--;
+      location->dead = TRUE;
+      self->stats.corrupt++;
+      return NULL;
+    }
+  if (!self->legacy)
+    return NULL;
+
+  path = entry_path (self, digest);
+  if (!g_file_get_contents (path, &contents, &length, NULL))
+    return NULL;
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
+  actual = ri_digest_compute (bytes);
+  if (!g_str_equal (actual, digest))
+    {
+      g_warning ("Cache entry '%s' does not match its digest; dropping it", path);
+      g_unlink (path);
+      self->stats.corrupt++;
+      return NULL;
+    }
+  return g_steal_pointer (&bytes);
+}
+
 GBytes *
 ri_content_cache_lookup (RiContentCache *self, const char *digest)
 {
   GBytes *bytes;
-  g_autofree char *path = NULL;
-  g_autofree char *contents = NULL;
-  g_autofree char *actual = NULL;
-  gsize length = 0;
 
   if (!ri_digest_is_valid (digest))
     return NULL;
@@ -126,27 +469,9 @@ ri_content_cache_lookup (RiContentCache *self, const char *digest)
       self->stats.hits++;
       return g_bytes_ref (bytes);
     }
-  if (self->directory == NULL)
+  bytes = self->directory != NULL ? lookup_on_disk (self, digest) : NULL;
+  if (bytes == NULL)
     {
-      self->stats.misses++;
-      return NULL;
-    }
-
-  path = entry_path (self, digest);
-  if (!g_file_get_contents (path, &contents, &length, NULL))
-    {
-      self->stats.misses++;
-      return NULL;
-    }
-  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
-  actual = ri_digest_compute (bytes);
-  if (!g_str_equal (actual, digest))
-    {
-      /* Corrupt (a crash, a full disk, a person): drop it and fetch again. */
-      g_warning ("Cache entry '%s' does not match its digest; dropping it", path);
-      g_unlink (path);
-      g_bytes_unref (bytes);
-      self->stats.corrupt++;
       self->stats.misses++;
       return NULL;
     }
@@ -156,37 +481,167 @@ ri_content_cache_lookup (RiContentCache *self, const char *digest)
   return bytes;
 }
 
+static void
+pending_failed (RiContentCache *self, GError *error)
+{
+  g_warning ("%s: caching in memory only", error->message);
+  discard_pending (self);
+  g_clear_pointer (&self->directory, g_free);
+  g_clear_pointer (&self->packs_dir, g_free);
+  self->keep_in_memory = TRUE;
+}
+
+static gboolean
+write_pending_buffer (RiContentCache *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->pending_buffer->len == 0)
+    return TRUE;
+  if (!ri_atomic_file_write (self->pending, self->pending_buffer->data, self->pending_buffer->len, &error))
+    {
+      pending_failed (self, error);
+      return FALSE;
+    }
+  g_byte_array_set_size (self->pending_buffer, 0);
+  return TRUE;
+}
+
+/* Appends a record to the pack being written; FALSE when the disk failed.
+ * With @moved (an entry of the index being rewritten), that entry is made
+ * to point there, instead of a new one indexed. */
+static gboolean
+append_record (RiContentCache *self, const char *digest, GBytes *bytes, Location *moved)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *header = NULL;
+  Location location = { { 0 }, };
+  gsize size = g_bytes_get_size (bytes);
+
+  if (self->pending == NULL)
+    {
+      g_autofree char *name = g_strdup_printf ("%" G_GINT64_MODIFIER "x-%08x" PACK_SUFFIX, g_get_real_time (),
+                                               g_random_int ());
+      self->pending_path = g_build_filename (self->packs_dir, name, NULL);
+      self->pending = ri_atomic_file_new (self->pending_path, 0644, &error);
+      if (self->pending == NULL)
+        {
+          pending_failed (self, error);
+          return FALSE;
+        }
+    }
+  header = g_strdup_printf ("%s %" G_GSIZE_FORMAT "\n", digest, size);
+  if (self->pending_buffer->len + strlen (header) > PACK_WRITE_CHUNK && !write_pending_buffer (self))
+    return FALSE;
+  g_byte_array_append (self->pending_buffer, (const guint8 *) header, strlen (header));
+  digest_to_binary (digest, location.digest);
+  location.offset = self->pending_size + strlen (header);
+  location.size = size;
+  if (moved != NULL)
+    *moved = location;
+  else
+    g_array_append_val (self->pending_index, location);
+  self->pending_size += strlen (header) + size;
+  if (self->pending_buffer->len + size > PACK_WRITE_CHUNK && !write_pending_buffer (self))
+    return FALSE;
+  if (size >= PACK_WRITE_CHUNK)
+    {
+      if (!ri_atomic_file_write (self->pending, g_bytes_get_data (bytes, NULL), size, &error))
+        {
+          pending_failed (self, error);
+          return FALSE;
+        }
+    }
+  else
+    g_byte_array_append (self->pending_buffer, g_bytes_get_data (bytes, NULL), size);
+  return TRUE;
+}
+
 void
 ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
 {
-  g_autofree char *path = NULL;
-  g_autofree char *directory = NULL;
-  g_autoptr(GError) error = NULL;
-
   if (!ri_digest_is_valid (digest) || g_hash_table_contains (self->memory, digest))
     return;
+  if (self->directory != NULL)
+    {
+      load_packs (self);
+      if (find_location (self, digest) != NULL)
+        return;
+    }
   if (self->keep_in_memory)
     g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
   self->stats.stored++;
-  if (self->directory == NULL)
-    return;
+  if (self->directory != NULL && !append_record (self, digest, bytes, NULL))
+    g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
+}
 
-  path = entry_path (self, digest);
-  directory = g_path_get_dirname (path);
-  if (g_file_test (path, G_FILE_TEST_EXISTS))
+/* Puts the pack being written in place, so that the entries stored so
+ * far are there for the next run. Called when a registry's scan ends,
+ * when pruning and when the cache goes away. */
+void
+ri_content_cache_flush (RiContentCache *self)
+{
+  g_autoptr(GError) error = NULL;
+  Pack *pack;
+  int fd;
+
+  g_return_if_fail (RI_IS_CONTENT_CACHE (self));
+  if (self->pending == NULL || !write_pending_buffer (self))
     return;
-  if (g_mkdir_with_parents (directory, 0755) != 0)
+  if (!ri_atomic_file_commit (self->pending, FALSE, FALSE, NULL, &error))
     {
-      disable_disk (self, "create", directory, errno);
+      pending_failed (self, error);
       return;
     }
-  if (!ri_write_file_atomically (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), 0644, FALSE, &error))
+  g_clear_pointer (&self->pending, ri_atomic_file_free);
+  fd = open (self->pending_path, O_RDONLY | O_CLOEXEC);
+  pack = g_new0 (Pack, 1);
+  pack->path = g_steal_pointer (&self->pending_path);
+  pack->fd = fd;
+  g_ptr_array_add (self->packs, pack);
+  self->pending_size = 0;
+  for (guint i = 0; i < self->index->len; i++)
     {
-      g_warning ("%s: caching in memory only", error->message);
-      g_clear_pointer (&self->directory, g_free);
-      self->keep_in_memory = TRUE;
-      g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
+      Location *location = &g_array_index (self->index, Location, i);
+
+      if (location->pack != NULL || location->dead)
+        continue;
+      location->pack = pack;
+      pack->records++;
+      pack->live++;
+      if (fd < 0)
+        {
+          location->dead = TRUE;
+          pack->live--;
+        }
     }
+  for (guint i = 0; i < self->pending_index->len; i++)
+    {
+      Location *location = &g_array_index (self->pending_index, Location, i);
+
+      location->pack = pack;
+      pack->records++;
+      pack->live++;
+      /* Written, but not to be read back by this process. */
+      if (fd < 0)
+        {
+          location->dead = TRUE;
+          pack->live--;
+        }
+    }
+  if (self->index->len == 0)
+    {
+      /* A first run, or a pack rewritten whole: no copy of the index. */
+      g_array_unref (self->index);
+      self->index = g_steal_pointer (&self->pending_index);
+      self->pending_index = g_array_new (FALSE, FALSE, sizeof (Location));
+    }
+  else
+    {
+      g_array_append_vals (self->index, self->pending_index->data, self->pending_index->len);
+      g_array_set_size (self->pending_index, 0);
+    }
+  sort_index (self);
 }
 
 static char *
@@ -279,6 +734,8 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
       json_object_set_string_member (object, key, value);
     }
   g_hash_table_replace (self->tags, g_strdup (registry), copy);
+  /* The scan of @registry is over: what it stored is kept for the next. */
+  ri_content_cache_flush (self);
   if (self->directory == NULL)
     return;
 
@@ -292,30 +749,14 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
     g_warning ("Cannot remember the tags of %s: %s", registry, error ? error->message : g_strerror (errno));
 }
 
-/* Drops every entry whose digest is not in @keep (the digests the last
- * complete run referenced), in memory and on disk: the cache then never
- * holds more than one registry state's worth of content. */
-void
-ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
+/* The older layout, one file per entry: what is not in @keep goes. */
+static void
+prune_legacy (RiContentCache *self, GHashTable *keep)
 {
-  GHashTableIter iter;
-  gpointer digest;
-  g_autofree char *root = NULL;
-  g_autoptr(GDir) top = NULL;
+  g_autofree char *root = g_build_filename (self->directory, "sha256", NULL);
+  g_autoptr(GDir) top = g_dir_open (root, 0, NULL);
   const char *prefix;
 
-  g_hash_table_iter_init (&iter, self->memory);
-  while (g_hash_table_iter_next (&iter, &digest, NULL))
-    if (!g_hash_table_contains (keep, digest))
-      {
-        g_hash_table_iter_remove (&iter);
-        self->stats.pruned++;
-      }
-  if (self->directory == NULL)
-    return;
-
-  root = g_build_filename (self->directory, "sha256", NULL);
-  top = g_dir_open (root, 0, NULL);
   while (top != NULL && (prefix = g_dir_read_name (top)) != NULL)
     {
       g_autofree char *subdir = g_build_filename (root, prefix, NULL);
@@ -334,6 +775,119 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
         }
       g_rmdir (subdir);
     }
+  /* Once empty, later runs need not look there. */
+  if (g_rmdir (root) == 0)
+    self->legacy = FALSE;
+}
+
+/* Temporary packs of writers that crashed. */
+static void
+remove_stale_packs (RiContentCache *self)
+{
+  g_autoptr(GDir) dir = g_dir_open (self->packs_dir, 0, NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      GStatBuf st;
+
+      if (name[0] != '.' || strstr (name, PACK_SUFFIX ".") == NULL)
+        continue;
+      path = g_build_filename (self->packs_dir, name, NULL);
+      if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) && now - st.st_mtime >= STALE_PACK_S)
+        g_unlink (path);
+    }
+}
+
+/* Drops every entry whose digest is not in @keep (the digests the last
+ * complete run referenced), in memory and on disk: the cache then never
+ * holds more than one registry state's worth of content. A pack holding
+ * anything else is rewritten: what it keeps goes into a new pack, put in
+ * place before the old one is removed. */
+void
+ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
+{
+  GHashTableIter iter;
+  gpointer digest;
+  g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
+
+  g_hash_table_iter_init (&iter, self->memory);
+  while (g_hash_table_iter_next (&iter, &digest, NULL))
+    if (!g_hash_table_contains (keep, digest))
+      {
+        g_hash_table_iter_remove (&iter);
+        self->stats.pruned++;
+      }
+  if (self->directory == NULL)
+    return;
+
+  ri_content_cache_flush (self);
+  load_packs (self);
+  if (self->directory == NULL)
+    return;
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+      g_autofree char *key = digest_to_string (location->digest);
+
+      if (!g_hash_table_contains (keep, key))
+        {
+          if (!g_hash_table_contains (self->memory, key))
+            self->stats.pruned++;
+          location->dead = TRUE;
+          location->pack->live--;
+        }
+    }
+  for (guint i = 0; i < self->packs->len; i++)
+    {
+      Pack *pack = g_ptr_array_index (self->packs, i);
+      /* Also merges the packs of many runs, each holding a descriptor. */
+      if (pack->live != pack->records || self->packs->len > MAX_PACKS)
+        g_hash_table_add (doomed, pack);
+    }
+
+  if (g_hash_table_size (doomed) > 0)
+    {
+      /* What the doomed packs keep, copied into a new one, put in place
+       * before they are removed. */
+      for (guint i = 0; i < self->index->len && self->directory != NULL; i++)
+        {
+          Location *location = &g_array_index (self->index, Location, i);
+          g_autoptr(GBytes) bytes = NULL;
+          g_autofree char *key = NULL;
+
+          if (location->dead || !g_hash_table_contains (doomed, location->pack))
+            continue;
+          bytes = read_location (location);
+          key = digest_to_string (location->digest);
+          location->pack->live--;
+          /* Moved in place: a second index of them would cost as much. */
+          if (bytes == NULL || !append_record (self, key, bytes, location))
+            location->dead = TRUE;
+        }
+      /* Dead entries leave the index before their packs go. */
+      sort_index (self);
+      if (self->directory != NULL)
+        ri_content_cache_flush (self);
+      if (self->directory != NULL)
+        for (guint i = self->packs->len; i > 0; i--)
+          {
+            Pack *pack = g_ptr_array_index (self->packs, i - 1);
+            if (g_hash_table_contains (doomed, pack))
+              {
+                g_unlink (pack->path);
+                g_ptr_array_remove_index (self->packs, i - 1);
+              }
+          }
+    }
+  else
+    sort_index (self);
+  if (self->directory != NULL)
+    remove_stale_packs (self);
+  if (self->directory != NULL && self->legacy)
+    prune_legacy (self, keep);
 }
 
 const RiCacheStats *

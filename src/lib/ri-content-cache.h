@@ -31,6 +31,7 @@ void            ri_content_cache_set_tags       (RiContentCache *self,
                                                  const char     *registry,
                                                  GHashTable     *tags,
                                                  GHashTable     *only);
+void            ri_content_cache_flush          (RiContentCache *self);
 void            ri_content_cache_prune          (RiContentCache *self,
                                                  GHashTable     *keep);
 const RiCacheStats *ri_content_cache_get_stats  (RiContentCache *self);

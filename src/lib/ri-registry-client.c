@@ -28,6 +28,33 @@
 #define MAX_TOTAL_BACKOFF_MS (60 * 1000)
 #define DEFAULT_TOKEN_LIFETIME_S 60
 
+/* Requests wait for a slot in one queue per stage of a scan. The deeper
+ * stage goes first: a manifest's config before the next tag list, so that
+ * a scan's known work stays a short queue instead of thousands of
+ * requests waiting behind the tag lists (peak memory), and the next
+ * catalog page, which leads to the most work, before anything. */
+#define N_QUEUES 4
+
+static guint
+queue_for_kind (RiRequestKind kind)
+{
+  switch (kind)
+    {
+    case RI_REQUEST_CATALOG:
+      return 0;
+    case RI_REQUEST_BLOB:
+      return 1;
+    case RI_REQUEST_MANIFEST:
+    case RI_REQUEST_MANIFEST_HEAD:
+      return 2;
+    case RI_REQUEST_TAGS:
+    case RI_REQUEST_TOKEN:
+    case RI_REQUEST_N_KINDS:
+    default:
+      return 3;
+    }
+}
+
 typedef enum {
   AUTH_NONE,
   AUTH_BASIC,
@@ -49,8 +76,9 @@ struct _RiRegistryClient {
   guint max_connections;
   guint retries;
   guint in_flight;
-  GQueue waiting;           /* (element-type GTask) (owned) */
+  GQueue waiting[N_QUEUES]; /* (element-type GTask) (owned) by queue_for_kind() */
   RiRequestStats stats;
+  gboolean log_requests;    /* debug messages of this domain are shown */
 
   char *username;           /* (owned) (nullable) */
   char *password;           /* (owned) (nullable) a secret */
@@ -62,7 +90,7 @@ struct _RiRegistryClient {
   char *realm;              /* (owned) (nullable) */
   char *service;            /* (owned) (nullable) */
   GHashTable *tokens;       /* (owned) scope → Token */
-  GHashTable *token_waiters;/* (owned) scope → GPtrArray of GTask */
+  GHashTable *token_fetches;/* (owned) scope → TokenFetch in flight */
 };
 
 G_DEFINE_TYPE (RiRegistryClient, ri_registry_client, G_TYPE_OBJECT)
@@ -139,7 +167,8 @@ ri_registry_client_finalize (GObject *object)
   RiRegistryClient *self = RI_REGISTRY_CLIENT (object);
 
   /* Waiting tasks hold a reference on us, so none can be left. */
-  g_assert (g_queue_is_empty (&self->waiting));
+  for (guint i = 0; i < N_QUEUES; i++)
+    g_assert (g_queue_is_empty (&self->waiting[i]));
   g_free (self->base_url);
   g_free (self->origin_host);
   g_clear_object (&self->session);
@@ -150,7 +179,9 @@ ri_registry_client_finalize (GObject *object)
   g_free (self->realm);
   g_free (self->service);
   g_hash_table_unref (self->tokens);
-  g_hash_table_unref (self->token_waiters);
+  /* Each fetch in flight holds a reference on us, so none can be left. */
+  g_assert (g_hash_table_size (self->token_fetches) == 0);
+  g_hash_table_unref (self->token_fetches);
   G_OBJECT_CLASS (ri_registry_client_parent_class)->finalize (object);
 }
 
@@ -163,10 +194,10 @@ ri_registry_client_class_init (RiRegistryClientClass *klass)
 static void
 ri_registry_client_init (RiRegistryClient *self)
 {
-  g_queue_init (&self->waiting);
+  for (guint i = 0; i < N_QUEUES; i++)
+    g_queue_init (&self->waiting[i]);
   self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) token_free);
-  self->token_waiters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                               (GDestroyNotify) g_ptr_array_unref);
+  self->token_fetches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 RiRegistryClient *
@@ -176,6 +207,7 @@ ri_registry_client_new (const RiRegistryConfig *config)
   g_autoptr(GUri) uri = g_uri_parse (config->url, G_URI_FLAGS_NONE, NULL);
 
   self->base_url = g_strdup (config->url);
+  self->log_requests = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   self->origin_host = uri ? g_ascii_strdown (g_uri_get_host (uri), -1) : g_strdup ("");
   self->origin_port = uri ? g_uri_get_port (uri) : -1;
   self->max_connections = MAX (1u, config->max_connections);
@@ -336,7 +368,13 @@ scope_for_url (RiRegistryClient *self, const char *url)
 static gboolean
 is_origin (RiRegistryClient *self, const char *url)
 {
-  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GUri) uri = NULL;
+  gsize length = strlen (self->base_url);
+
+  /* The common case, without parsing: a path under the configured URL. */
+  if (strncmp (url, self->base_url, length) == 0 && url[length] == '/')
+    return TRUE;
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
 
   return uri != NULL && g_ascii_strcasecmp (g_uri_get_host (uri), self->origin_host) == 0 &&
          g_uri_get_port (uri) == self->origin_port;
@@ -347,12 +385,20 @@ release_slot (RiRegistryClient *self)
 {
   g_assert (self->in_flight > 0);
   self->in_flight--;
-  while (self->in_flight < self->max_connections && !g_queue_is_empty (&self->waiting))
+  while (self->in_flight < self->max_connections)
     {
-      GTask *next = g_queue_pop_head (&self->waiting);
+      g_autoptr(GTask) next = NULL;
+
+      for (guint i = 0; i < N_QUEUES && next == NULL; i++)
+        next = g_queue_pop_head (&self->waiting[i]);
+      if (next == NULL)
+        break;
+
+      /* A cancelled scan's queue drains without a request. */
+      if (g_task_return_error_if_cancelled (next))
+        continue;
       self->in_flight++;
       start_attempt (self, next);
-      g_object_unref (next);
     }
 }
 
@@ -388,10 +434,11 @@ fail_request (RiRegistryClient *self, GTask *task, gint code, const char *format
                   g_error_new (RI_ERROR, code, "%s %s: %s", request->method, request->url, message));
 }
 
+/* Called when the back-off ends, or as soon as the cancellable fires. */
 static gboolean
 retry_cb (gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  GTask *task = user_data;
   RiRegistryClient *self = g_task_get_source_object (task);
 
   if (g_task_return_error_if_cancelled (task))
@@ -434,7 +481,20 @@ maybe_retry (RiRegistryClient *self, GTask *task, const char *why, gint retry_af
   }
   self->stats.retries++;
   request_reset (request);
-  g_timeout_add (delay_ms, retry_cb, g_object_ref (task));
+  {
+    g_autoptr(GSource) timeout = g_timeout_source_new (delay_ms);
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
+    /* A back-off can be as long as Retry-After asks: a cancelled run
+     * (SIGTERM) must not sit it out. A ready child wakes its parent. */
+    if (cancellable != NULL)
+      {
+        g_autoptr(GSource) cancelled = g_cancellable_source_new (cancellable);
+        g_source_set_dummy_callback (cancelled);
+        g_source_add_child_source (timeout, cancelled);
+      }
+    g_task_attach_source (task, timeout, retry_cb);
+  }
   return TRUE;
 }
 
@@ -529,22 +589,101 @@ complete_with_status (RiRegistryClient *self, GTask *task)
                 detail ? ": " : "", detail ? detail : "");
 }
 
-static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
-
-static void
-read_next_chunk (GTask *task)
-{
-  Request *request = g_task_get_task_data (task);
-  GCancellable *cancellable = g_task_get_cancellable (task);
-
-  g_input_stream_read_bytes_async (request->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
-                                   cancellable, read_cb, task);
-}
-
 static gboolean
 is_cancelled (const GError *error)
 {
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+static void read_body (GTask *task);
+
+/* A failed read: retried (on another connection) while attempts last. */
+static void
+read_failed (RiRegistryClient *self, GTask *task, GError *error)
+{
+  if (is_cancelled (error))
+    finish_request (self, task, NULL, g_error_copy (error));
+  else if (!maybe_retry (self, task, error->message, -1))
+    fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
+}
+
+/* Appends @data; FALSE (and the request failed) past the size limit. */
+static gboolean
+append_body (RiRegistryClient *self, GTask *task, const void *data, gsize size)
+{
+  Request *request = g_task_get_task_data (task);
+
+  if (request->buffer->len + size > request->max_size)
+    {
+      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
+                    " bytes", request->max_size);
+      return FALSE;
+    }
+  g_byte_array_append (request->buffer, data, size);
+  return TRUE;
+}
+
+static gboolean
+readable_cb (GObject *stream, gpointer user_data)
+{
+  read_body (g_object_ref (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads what has arrived without waiting, and waits for the socket only
+ * when nothing has: a small response (most of a scan) is read where its
+ * headers were, to its end, with no further trip through the main loop.
+ * Takes over the reference on @task. */
+static void
+read_body (GTask *task)
+{
+  RiRegistryClient *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GPollableInputStream *pollable = G_IS_POLLABLE_INPUT_STREAM (request->stream) &&
+    g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (request->stream))
+    ? G_POLLABLE_INPUT_STREAM (request->stream) : NULL;
+  guint8 chunk[16 * 1024];
+
+  if (pollable == NULL)
+    {
+      g_input_stream_read_bytes_async (request->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
+                                       cancellable, read_cb, task);
+      return;
+    }
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (pollable, chunk, sizeof chunk, cancellable, &error);
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_autoptr(GSource) source = g_pollable_input_stream_create_source (pollable, cancellable);
+
+          g_task_attach_source (task, source, G_SOURCE_FUNC (readable_cb));
+          g_object_unref (task);
+          return;
+        }
+      if (n < 0)
+        {
+          read_failed (self, task, error);
+          g_object_unref (task);
+          return;
+        }
+      if (n == 0)
+        {
+          g_input_stream_close (request->stream, NULL, NULL);
+          complete_with_status (self, task);
+          g_object_unref (task);
+          return;
+        }
+      if (!append_body (self, task, chunk, n))
+        {
+          g_object_unref (task);
+          return;
+        }
+    }
 }
 
 static void
@@ -558,10 +697,7 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (chunk == NULL)
     {
-      if (is_cancelled (error))
-        finish_request (self, task, NULL, g_steal_pointer (&error));
-      else if (!maybe_retry (self, task, error->message, -1))
-        fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
+      read_failed (self, task, error);
       return;
     }
   if (g_bytes_get_size (chunk) == 0)
@@ -570,14 +706,8 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       complete_with_status (self, task);
       return;
     }
-  if (request->buffer->len + g_bytes_get_size (chunk) > request->max_size)
-    {
-      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
-                    " bytes", request->max_size);
-      return;
-    }
-  g_byte_array_append (request->buffer, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
-  read_next_chunk (g_steal_pointer (&task));
+  if (append_body (self, task, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk)))
+    read_body (g_steal_pointer (&task));
 }
 
 /* --- authentication --- */
@@ -656,21 +786,95 @@ handle_unauthorized (RiRegistryClient *self, GTask *task)
   fail_request (self, task, RI_ERROR_DENIED, "401 unauthorized, with no Bearer or Basic challenge to answer");
 }
 
+/* One token fetch per scope, with every request that needs it waiting.
+ * The fetch has a cancellable of its own: a waiter whose cancellable
+ * fires stops waiting at once, and the fetch is only called off when
+ * nobody waits for it any more. */
+typedef struct _TokenFetch TokenFetch;
+
 typedef struct {
+  TokenFetch *fetch;        /* (unowned) owns this */
+  GTask *task;              /* (owned) */
+  GSource *cancelled;       /* (owned) (nullable) */
+} TokenWaiter;
+
+struct _TokenFetch {
   RiRegistryClient *self;   /* (owned) */
   char *scope;              /* (owned) */
   char *url;                /* (owned) */
   SoupMessage *message;     /* (owned) */
-} TokenFetch;
+  GCancellable *cancellable;/* (owned) */
+  GPtrArray *waiters;       /* (owned) (element-type TokenWaiter) */
+};
+
+static void
+token_waiter_free (TokenWaiter *waiter)
+{
+  if (waiter->cancelled != NULL)
+    {
+      g_source_destroy (waiter->cancelled);
+      g_source_unref (waiter->cancelled);
+    }
+  g_object_unref (waiter->task);
+  g_free (waiter);
+}
 
 static void
 token_fetch_free (TokenFetch *fetch)
 {
+  g_ptr_array_unref (fetch->waiters);
   g_object_unref (fetch->self);
   g_free (fetch->scope);
   g_free (fetch->url);
-  g_object_unref (fetch->message);
+  g_clear_object (&fetch->message);
+  g_object_unref (fetch->cancellable);
   g_free (fetch);
+}
+
+/* No longer the scope's fetch: later requests start one of their own. */
+static void
+token_fetch_detach (TokenFetch *fetch)
+{
+  RiRegistryClient *self = fetch->self;
+
+  if (g_hash_table_lookup (self->token_fetches, fetch->scope) == fetch)
+    g_hash_table_remove (self->token_fetches, fetch->scope);
+}
+
+static gboolean
+token_waiter_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  TokenWaiter *waiter = user_data;
+  TokenFetch *fetch = waiter->fetch;
+  RiRegistryClient *self = fetch->self;
+  g_autoptr(GTask) task = g_object_ref (waiter->task);
+
+  g_ptr_array_remove_fast (fetch->waiters, waiter);
+  if (fetch->waiters->len == 0)
+    {
+      token_fetch_detach (fetch);
+      g_cancellable_cancel (fetch->cancellable);
+    }
+  release_slot (self);
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+token_fetch_add_waiter (TokenFetch *fetch, GTask *task)
+{
+  TokenWaiter *waiter = g_new0 (TokenWaiter, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  waiter->fetch = fetch;
+  waiter->task = g_object_ref (task);
+  if (cancellable != NULL)
+    {
+      waiter->cancelled = g_cancellable_source_new (cancellable);
+      g_source_set_callback (waiter->cancelled, G_SOURCE_FUNC (token_waiter_cancelled_cb), waiter, NULL);
+      g_source_attach (waiter->cancelled, g_task_get_context (task));
+    }
+  g_ptr_array_add (fetch->waiters, waiter);
 }
 
 static char *
@@ -722,10 +926,16 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   guint status = soup_message_get_status (fetch->message);
   gint64 lifetime_s = 0;
 
-  g_autofree char *waiters_key = NULL;
-
-  g_hash_table_steal_extended (self->token_waiters, fetch->scope, (gpointer *) &waiters_key, (gpointer *) &waiters);
-  g_assert (waiters != NULL);
+  token_fetch_detach (fetch);
+  /* Taken over, so that finishing one waiter cannot touch the others. */
+  waiters = g_steal_pointer (&fetch->waiters);
+  fetch->waiters = g_ptr_array_new ();
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      TokenWaiter *waiter = g_ptr_array_index (waiters, i);
+      if (waiter->cancelled != NULL)
+        g_source_destroy (waiter->cancelled);
+    }
 
   if (body != NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
     {
@@ -755,7 +965,7 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   for (guint i = 0; i < waiters->len; i++)
     {
-      GTask *task = g_ptr_array_index (waiters, i);
+      GTask *task = ((TokenWaiter *) g_ptr_array_index (waiters, i))->task;
 
       if (error == NULL)
         send_request (self, task);
@@ -775,18 +985,14 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
 {
   Request *request = g_task_get_task_data (task);
   const char *scope = request->scope ? request->scope : "";
-  GPtrArray *waiters = g_hash_table_lookup (self->token_waiters, scope);
+  TokenFetch *fetch = g_hash_table_lookup (self->token_fetches, scope);
   g_autoptr(GString) url = NULL;
-  TokenFetch *fetch;
 
-  if (waiters != NULL)
+  if (fetch != NULL)
     {
-      g_ptr_array_add (waiters, g_object_ref (task));
+      token_fetch_add_waiter (fetch, task);
       return;
     }
-  waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  g_ptr_array_add (waiters, g_object_ref (task));
-  g_hash_table_insert (self->token_waiters, g_strdup (scope), waiters);
 
   url = g_string_new (self->realm);
   g_string_append_c (url, strchr (self->realm, '?') ? '&' : '?');
@@ -808,15 +1014,17 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
   fetch->self = g_object_ref (self);
   fetch->scope = g_strdup (scope);
   fetch->url = g_strdup (self->realm);
+  fetch->cancellable = g_cancellable_new ();
+  fetch->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) token_waiter_free);
   fetch->message = soup_message_new (SOUP_METHOD_GET, url->str);
   if (fetch->message == NULL)
     {
-      g_autoptr(GError) error = g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
-      g_hash_table_remove (self->token_waiters, scope);
-      fail_request (self, task, RI_ERROR_PROTOCOL, "%s", error->message);
+      fail_request (self, task, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
       token_fetch_free (fetch);
       return;
     }
+  token_fetch_add_waiter (fetch, task);
+  g_hash_table_insert (self->token_fetches, g_strdup (scope), fetch);
   /* Credentials go to the realm the registry named, and nowhere else. */
   soup_message_add_flags (fetch->message, SOUP_MESSAGE_NO_REDIRECT);
   if (self->username != NULL)
@@ -830,7 +1038,7 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
   self->stats.requests[RI_REQUEST_TOKEN]++;
   g_debug ("GET %s (token for %s)", self->realm, scope);
   soup_session_send_and_read_async (self->session, fetch->message, G_PRIORITY_DEFAULT,
-                                    g_task_get_cancellable (task), token_cb, fetch);
+                                    fetch->cancellable, token_cb, fetch);
 }
 
 /* --- sending --- */
@@ -907,15 +1115,21 @@ send_request (RiRegistryClient *self, GTask *task)
         }
     }
 
-  if (!self->tls_verify || self->ca_certificates != NULL)
-    g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
-  if (self->client_certificate != NULL)
-    soup_message_set_tls_client_certificate (request->message, self->client_certificate);
-  else
-    g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
+  /* Plain HTTP has no handshake: no handlers to connect, for each request. */
+  if (g_str_has_prefix (request->current_url, "https:"))
+    {
+      if (!self->tls_verify || self->ca_certificates != NULL)
+        g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+      if (self->client_certificate != NULL)
+        soup_message_set_tls_client_certificate (request->message, self->client_certificate);
+      else
+        g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
+    }
 
   self->stats.requests[request->kind]++;
-  g_debug ("%s %s", request->method, request->current_url);
+  /* Formatted only when someone reads it: this is once per request. */
+  if (self->log_requests)
+    g_debug ("%s %s", request->method, request->current_url);
   soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT, cancellable, send_cb,
                            g_object_ref (task));
 }
@@ -1033,7 +1247,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   request->buffer = g_byte_array_sized_new (length >= 0 ? (guint) length : 4096);
-  read_next_chunk (g_steal_pointer (&task));
+  read_body (g_steal_pointer (&task));
 }
 
 void
@@ -1069,7 +1283,7 @@ ri_registry_client_request_async (RiRegistryClient   *self,
       start_attempt (self, task);
     }
   else
-    g_queue_push_tail (&self->waiting, g_steal_pointer (&task));
+    g_queue_push_tail (&self->waiting[queue_for_kind (kind)], g_steal_pointer (&task));
 }
 
 RiResponse *

@@ -20,6 +20,25 @@ def counts(stderr):
     return dict(zip(("catalog", "tags", "manifest", "head", "blob"), map(int, match.groups())))
 
 
+def pack_records(cache):
+    """The entries of the cache's packs: [(path, digest, offset, size)]."""
+    records = []
+    packs = os.path.join(cache, "packs")
+    for name in sorted(os.listdir(packs)) if os.path.isdir(packs) else []:
+        if name.startswith(".") or not name.endswith(".pack"):
+            continue
+        path = os.path.join(packs, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos < len(data):
+            newline = data.index(b"\n", pos)
+            digest, size = data[pos:newline].decode().split(" ")
+            records.append((path, digest, newline + 1, int(size)))
+            pos = newline + 1 + int(size)
+    return records
+
+
 def spec():
     return [
         {"repository": "one", "tags": ["latest", "1.0"], "labels": {"n": "1"}},       # two tags, one manifest
@@ -54,7 +73,10 @@ class CacheTest(ritest.RegistryTestCase):
         return {name: open(self.path("out", name), "rb").read() for name in os.listdir(self.path("out"))}
 
     def cache_entries(self):
-        return sorted(f for d, _, files in os.walk(os.path.join(self.cache, "sha256")) for f in files)
+        digests = [digest for _, digest, _, _ in pack_records(self.cache)]
+        # Each entry once: a run stores only what no pack holds yet.
+        self.assertEqual(len(digests), len(set(digests)))
+        return sorted(digests)
 
     def test_cold_warm_changed(self):
         cold, _ = self.index()
@@ -89,14 +111,37 @@ class CacheTest(ritest.RegistryTestCase):
         self.index()
         first = self.files()
         victim = [e for e in self.entries if e["repository"] == "two" and e["tags"] == ["latest"]][0]
-        hex_digest = victim["config_digest"].split(":")[1]
-        path = os.path.join(self.cache, "sha256", hex_digest[:2], hex_digest[2:])
-        with open(path, "wb") as f:
-            f.write(b'{"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": "evil"}}}')
+        path, _, offset, size = [r for r in pack_records(self.cache) if r[1] == victim["config_digest"]][0]
+        with open(path, "r+b") as f:
+            f.seek(offset)
+            body = f.read(size)
+            self.assertIn(b'"2"', body)
+            f.seek(offset)
+            f.write(body.replace(b'"2"', b'"6"'))
         warm, result = self.index()
         self.assertIn("does not match its digest; dropping it", result.stderr)
         self.assertEqual((warm["manifest"], warm["blob"]), (0, 1))
         self.assertEqual(self.files(), first)
+        # Fetched again and kept, the corrupt copy gone with its pack.
+        warm, result = self.index()
+        self.assertNotIn("does not match", result.stderr)
+        self.assertEqual((warm["manifest"], warm["blob"]), (0, 0))
+        self.assertIn(victim["config_digest"], self.cache_entries())
+
+    def test_entries_of_the_older_layout_are_read(self):
+        self.index()
+        # Every entry moved to DIR/sha256/XX/REST, as older versions kept them.
+        for path, digest, offset, size in pack_records(self.cache):
+            hex_digest = digest.split(":")[1]
+            os.makedirs(os.path.join(self.cache, "sha256", hex_digest[:2]), exist_ok=True)
+            with open(path, "rb") as f:
+                f.seek(offset)
+                body = f.read(size)
+            with open(os.path.join(self.cache, "sha256", hex_digest[:2], hex_digest[2:]), "wb") as f:
+                f.write(body)
+        shutil.rmtree(os.path.join(self.cache, "packs"))
+        warm, _ = self.index()
+        self.assertEqual(warm, {"catalog": 1, "tags": 4, "manifest": 0, "head": 6, "blob": 0})
 
     def test_unwritable_cache_directory(self):
         with open(self.path("blocker"), "w") as f:
@@ -117,7 +162,8 @@ class CacheTest(ritest.RegistryTestCase):
         after = self.cache_entries()
         # Its manifest and its config blob are gone, nothing else.
         removed = set(before) - set(after)
-        self.assertEqual(removed, {gone["digest"].split(":")[1][2:], gone["config_digest"].split(":")[1][2:]})
+        self.assertEqual(removed, {gone["digest"], gone["config_digest"]})
+        self.assertEqual(len(after), len(before) - 2)
         # A partial run prunes nothing.
         self.push([{"repository": "two", "tags": ["newer"], "labels": {"n": "x"}}])
         self.index("latest")

@@ -7,7 +7,10 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 
 import ritest
 import services
@@ -299,6 +302,30 @@ class FaultTest(AuthTestCase):
         self.assertEqual(self.proxy.count(r"/v2/app/tags/list"), 2)
         self.assert_complete()
 
+    def test_sigterm_ends_a_long_back_off(self):
+        # Every catalog request is refused with a back-off of 50 s; the
+        # daemon, told to stop while it waits, must not sit it out.
+        self.proxy.add(r"/v2/_catalog", ("status", 429, {"Retry-After": "50"}), count=None)
+        config = self.write_config("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n"
+                                   "registries:\n  %s:\n    retries: 3\n" % (self.proxy.url, self.proxy.url))
+        bus = ritest.Bus(self.path("bus"))
+        self.addCleanup(bus.stop)
+        daemon = ritest.Daemon(bus, config, self.path("daemon.log"))
+        self.addCleanup(daemon.stop)
+        ritest.wait_for(lambda: "retrying in 50000 ms" in daemon.output(), timeout=60,
+                        message="the daemon to back off")
+        start = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            status = daemon.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("regindexer-daemon still waits %.0f s after SIGTERM:\n%s"
+                      % (time.monotonic() - start, daemon.output()))
+        self.assertEqual(status, 0, daemon.output())
+        # It stopped waiting rather than retrying, and wrote nothing.
+        self.assertEqual(self.proxy.count(r"/v2/_catalog"), 1)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
     def test_retry_after_too_long(self):
         self.proxy.add(r"/v2/_catalog", ("status", 429, {"Retry-After": "3600"}), count=None)
         result = self.run_through_proxy(check=1)
@@ -354,6 +381,44 @@ class FaultTest(AuthTestCase):
         self.assertTrue(all("Authorization" not in h for h in blob_requests), blob_requests)
         # The registry itself did get them.
         self.assertTrue(any("Authorization" in h for p, h in self.proxy.requests if "/manifests/" in p))
+
+
+class CancellationTest(ritest.TempDirTestCase):
+    """SIGTERM ends the daemon's waits, whatever the registry does."""
+
+    def test_sigterm_ends_a_wait_for_a_token(self):
+        released = threading.Event()
+        self.addCleanup(released.set)
+
+        def realm(path):
+            # A token service that never answers (until the test is over).
+            released.wait(60)
+            return 500, {}, b""
+
+        token_service = ritest.StubServer(realm)
+        self.addCleanup(token_service.close)
+
+        def registry(path):
+            return 401, {"WWW-Authenticate": 'Bearer realm="%s/token",service="stub"' % token_service.url}, b""
+
+        stub = ritest.StubServer(registry)
+        self.addCleanup(stub.close)
+        config = self.write_config("indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n"
+                                   "registries:\n  %s:\n    timeout: 50\n" % (stub.url, stub.url))
+        bus = ritest.Bus(self.path("bus"))
+        self.addCleanup(bus.stop)
+        daemon = ritest.Daemon(bus, config, self.path("daemon.log"))
+        self.addCleanup(daemon.stop)
+        ritest.wait_for(lambda: any(p.startswith("/token") for p in token_service.requests), timeout=60,
+                        message="the daemon to ask for a token")
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            status = daemon.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("regindexer-daemon still waits for its token after SIGTERM:\n" + daemon.output())
+        self.assertEqual(status, 0, daemon.output())
+        self.assertFalse(released.is_set())
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
 
 
 if __name__ == "__main__":
