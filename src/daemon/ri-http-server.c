@@ -57,6 +57,7 @@ typedef struct {
 
 typedef enum {
   REQUEST_NEW,
+  REQUEST_HEAD,               /* its head read, with no body to come */
   REQUEST_BODY,               /* reading a notification's body */
   REQUEST_DISCARD,            /* reading a body nobody takes, to answer after it */
   REQUEST_WAITING,            /* suspended until its answer is built */
@@ -540,6 +541,15 @@ finish_event (RiHttpServer *self, Request *request)
   return respond_text (self, connection, MHD_HTTP_ACCEPTED, summary);
 }
 
+static gboolean
+has_body (struct MHD_Connection *connection)
+{
+  const char *length = header (connection, "Content-Length");
+
+  return header (connection, "Transfer-Encoding") != NULL ||
+         (length != NULL && g_ascii_strtoull (length, NULL, 10) > 0);
+}
+
 static enum MHD_Result
 begin (RiHttpServer *self, Request *request, const char *method)
 {
@@ -561,8 +571,7 @@ begin (RiHttpServer *self, Request *request, const char *method)
   query = g_uri_get_query (uri);
 
   if (!request->body_read && !(g_str_equal (path, "/events") && config->daemon.http.events) &&
-      (header (connection, "Transfer-Encoding") != NULL ||
-       g_ascii_strtoull (header (connection, "Content-Length") ?: "0", NULL, 10) > 0))
+      has_body (connection))
     {
       request->state = REQUEST_DISCARD;
       return MHD_YES;
@@ -616,6 +625,15 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
       if ((c = connection_of (connection)) != NULL)
         c->busy = TRUE;
       self->counters.requests++;
+      /* Answered in the first call, libmicrohttpd takes the answer as
+       * given before the request ended and closes the connection. */
+      if (!has_body (connection))
+        {
+          request->state = REQUEST_HEAD;
+          return MHD_YES;
+        }
+      return begin (self, request, method);
+    case REQUEST_HEAD:
       return begin (self, request, method);
     case REQUEST_BODY:
       if (*upload_data_size > 0)

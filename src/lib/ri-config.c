@@ -49,7 +49,7 @@ static const char *const http_keys[] = {
 /* Well under the 1,024 descriptors a service gets by default, leaving
  * room for the registry client, the cache and the indexes written. */
 #define DEFAULT_HTTP_MAX_CONNECTIONS 512
-#define DEFAULT_HTTP_MAX_PER_CLIENT 128
+#define DEFAULT_HTTP_MAX_PER_CLIENT 256
 #define DEFAULT_HTTP_REQUEST_TIMEOUT_S 10
 #define DEFAULT_HTTP_IDLE_TIMEOUT_S 30
 
