@@ -109,18 +109,22 @@ accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
         {
           int saved_errno = errno;
 
-          if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == EINTR ||
-              saved_errno == ECONNABORTED || saved_errno == EPROTO)
+          if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)
+            {
+              /* The backlog is drained: that ends a shortage. */
+              if (self->paused_since_us != 0)
+                {
+                  g_message ("Accepting HTTP connections again after %.1f s",
+                             (g_get_monotonic_time () - self->paused_since_us) / (double) G_USEC_PER_SEC);
+                  self->paused_since_us = 0;
+                }
+              break;
+            }
+          if (saved_errno == EINTR || saved_errno == ECONNABORTED || saved_errno == EPROTO)
             break;
           /* EMFILE, ENFILE, ENOBUFS, ENOMEM: resources, which come back. */
           pause_accepting (self, saved_errno);
           return G_SOURCE_CONTINUE; /* unwatch destroyed this source already */
-        }
-      if (self->paused_since_us != 0)
-        {
-          g_message ("Accepting HTTP connections again after %.1f s",
-                     (g_get_monotonic_time () - self->paused_since_us) / (double) G_USEC_PER_SEC);
-          self->paused_since_us = 0;
         }
       self->accept_func (fd, (struct sockaddr *) &address, length, self->user_data);
     }

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* POLLRDHUP */
 #define G_LOG_DOMAIN "HttpServer"
 
 #include "config.h"
@@ -5,6 +6,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -53,6 +55,7 @@ typedef struct {
   gboolean busy;              /* a request is being handled */
   guint answered;             /* requests completed on it */
   gboolean cut;               /* shut down by a deadline */
+  gboolean reading;           /* a request body is being read */
 } Connection;
 
 typedef enum {
@@ -486,6 +489,28 @@ begin_query (RiHttpServer *self, Request *request, const char *method, RiConfig 
   return MHD_YES;
 }
 
+static Connection *connection_of (struct MHD_Connection *connection);
+
+/* While a body is read, a client that went away is noticed by the sweep
+ * (libmicrohttpd may miss an end that came with the last bytes). */
+static void
+mark_reading (struct MHD_Connection *connection)
+{
+  Connection *c = connection_of (connection);
+
+  if (c != NULL)
+    c->reading = TRUE;
+}
+
+static gboolean
+has_body (struct MHD_Connection *connection)
+{
+  const char *length = header (connection, "Content-Length");
+
+  return header (connection, "Transfer-Encoding") != NULL ||
+         (length != NULL && g_ascii_strtoull (length, NULL, 10) > 0);
+}
+
 static enum MHD_Result
 begin_event (RiHttpServer *self, Request *request, const char *method, RiConfig *config, const char *query)
 {
@@ -497,7 +522,15 @@ begin_event (RiHttpServer *self, Request *request, const char *method, RiConfig 
     return refuse_method (self, connection, "POST", "Notifications are POSTed");
   if (!ri_event_receiver_check_head (self->events, config, header (connection, "Authorization"),
                                      length ? (gint64) g_ascii_strtoull (length, NULL, 10) : -1, &error))
-    return respond_event_error (self, connection, error);
+    {
+      if (!has_body (connection))
+        return respond_event_error (self, connection, error);
+      /* Answered once the body is read (and dropped), as clients expect. */
+      request->error = g_steal_pointer (&error);
+      request->state = REQUEST_DISCARD;
+      mark_reading (connection);
+      return MHD_YES;
+    }
   if (query != NULL)
     {
       g_autoptr(GHashTable) params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_WWW_FORM, NULL);
@@ -506,6 +539,7 @@ begin_event (RiHttpServer *self, Request *request, const char *method, RiConfig 
     }
   request->body = g_byte_array_new ();
   request->state = REQUEST_BODY;
+  mark_reading (connection);
   return MHD_YES;
 }
 
@@ -541,15 +575,6 @@ finish_event (RiHttpServer *self, Request *request)
   return respond_text (self, connection, MHD_HTTP_ACCEPTED, summary);
 }
 
-static gboolean
-has_body (struct MHD_Connection *connection)
-{
-  const char *length = header (connection, "Content-Length");
-
-  return header (connection, "Transfer-Encoding") != NULL ||
-         (length != NULL && g_ascii_strtoull (length, NULL, 10) > 0);
-}
-
 static enum MHD_Result
 begin (RiHttpServer *self, Request *request, const char *method)
 {
@@ -574,6 +599,7 @@ begin (RiHttpServer *self, Request *request, const char *method)
       has_body (connection))
     {
       request->state = REQUEST_DISCARD;
+      mark_reading (connection);
       return MHD_YES;
     }
   if (g_str_equal (path, "/events"))
@@ -647,6 +673,8 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
           return request->received > MAX_DISCARDED ? MHD_NO : MHD_YES;
         }
       request->body_read = TRUE;
+      if (request->error != NULL)
+        return respond_event_error (self, connection, request->error);
       return begin (self, request, method);
     case REQUEST_WAITING:
       return MHD_YES;
@@ -683,6 +711,7 @@ completed_cb (void *cls, struct MHD_Connection *connection, void **request_cls,
   if (c != NULL)
     {
       c->busy = FALSE;
+      c->reading = FALSE;
       c->answered++;
       c->since_us = g_get_monotonic_time ();
     }
@@ -696,15 +725,52 @@ completed_cb (void *cls, struct MHD_Connection *connection, void **request_cls,
 
 /* Deadlines. */
 
+/* Shuts down the connections whose client has gone while nothing but
+ * its request (head or body) was awaited from it, so that libmicrohttpd
+ * sees the end. One poll() for all of them. */
+static void
+shut_gone (RiHttpServer *self)
+{
+  g_autofree struct pollfd *fds = g_new0 (struct pollfd, g_hash_table_size (self->connections) + 1);
+  g_autofree Connection **which = g_new0 (Connection *, g_hash_table_size (self->connections) + 1);
+  GHashTableIter iter;
+  Connection *c;
+  nfds_t n = 0;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
+    if ((!c->busy || c->reading) && !c->cut)
+      {
+        fds[n].fd = c->fd;
+        fds[n].events = POLLRDHUP;
+        which[n++] = c;
+      }
+  if (n == 0 || poll (fds, n, 0) <= 0)
+    return;
+  for (nfds_t i = 0; i < n; i++)
+    if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+      {
+        shutdown (which[i]->fd, SHUT_RDWR);
+        which[i]->cut = TRUE;
+      }
+}
+
 static gboolean
 sweep_cb (gpointer user_data)
 {
   RiHttpServer *self = user_data;
   const RiHttpConfig *http = &ri_scheduler_get_config (self->scheduler)->daemon.http;
-  gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
   Connection *c;
+  gint64 now;
 
+  /* libmicrohttpd forgets a connection it closed only in a later run. */
+  MHD_run (self->mhd);
+  if (self->sweep_id == 0)
+    return G_SOURCE_REMOVE;
+  now = g_get_monotonic_time ();
+
+  shut_gone (self);
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
     {

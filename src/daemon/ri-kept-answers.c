@@ -97,13 +97,19 @@ ri_kept_answers_remove (RiKeptAnswers *self, const char *key)
 
 /* Keeps @value under @key (replacing what was there), then evicts from
  * the least recently used end until both bounds hold again. An answer
- * larger than the byte bound alone is not kept at all. */
+ * larger than the byte bound alone is not kept, and pushes out nothing. */
 void
 ri_kept_answers_insert (RiKeptAnswers *self, const char *key, gpointer value, gsize size)
 {
   Entry *entry;
 
   ri_kept_answers_remove (self, key);
+  if (size > self->max_bytes)
+    {
+      if (self->value_free != NULL)
+        self->value_free (value);
+      return;
+    }
   entry = g_new0 (Entry, 1);
   entry->key = g_strdup (key);
   entry->value = value;
