@@ -6,7 +6,6 @@
 
 #include "ri-error.h"
 #include "ri-event-receiver.h"
-#include "ri-http-response.h"
 #include "ri-registry-events.h"
 
 /**
@@ -26,8 +25,6 @@ struct _RiEventReceiver {
 };
 
 G_DEFINE_TYPE (RiEventReceiver, ri_event_receiver, G_TYPE_OBJECT)
-
-#define BODY_KEY "regindexer-event-body"
 
 static void
 ri_event_receiver_finalize (GObject *object)
@@ -62,14 +59,12 @@ ri_event_receiver_get_counters (RiEventReceiver *self)
   return &self->counters;
 }
 
-static void
-reject (RiEventReceiver *self, SoupServerMessage *msg, guint status, const char *message)
+static gboolean
+reject (RiEventReceiver *self, GError **error, RiError code, const char *message)
 {
   self->counters.rejected++;
-  g_message ("Refused a notification post from %s: %s",
-             soup_server_message_get_remote_host (msg) ? soup_server_message_get_remote_host (msg) : "?",
-             message);
-  ri_http_respond_text (msg, status, "%s", message);
+  g_set_error_literal (error, RI_ERROR, code, message);
+  return FALSE;
 }
 
 /* Compares without leaking, through timing, how much of a secret matched. */
@@ -85,59 +80,38 @@ equal_secret (const char *given, const char *secret)
 }
 
 static gboolean
-authorised (SoupServerMessage *msg, RiConfig *config)
+authorised (RiConfig *config, const char *authorization)
 {
   const char *token = config->daemon.http.events_token;
-  const char *header;
 
   if (token == NULL)
     return TRUE;
-  header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
-  return header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && equal_secret (header + 7, token);
+  return authorization != NULL && g_ascii_strncasecmp (authorization, "Bearer ", 7) == 0 &&
+         equal_secret (authorization + 7, token);
 }
 
-static void
-got_chunk_cb (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+/* What can be refused before the body is read: events off (NOT_FOUND),
+ * no token (DENIED), a declared length too large (TOO_LARGE; -1 when
+ * none is declared). */
+gboolean
+ri_event_receiver_check_head (RiEventReceiver *self,
+                              RiConfig        *config,
+                              const char      *authorization,
+                              gint64           content_length,
+                              GError         **error)
 {
-  RiEventReceiver *self = user_data;
-  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
-  RiConfig *config = ri_scheduler_get_config (self->scheduler);
-
-  if (body == NULL)
-    return; /* refused already: the rest is read and dropped */
-  if (body->len + g_bytes_get_size (chunk) > config->daemon.http.max_event_size)
-    {
-      g_object_set_data (G_OBJECT (msg), BODY_KEY, NULL);
-      reject (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "The notification is larger than max_event_size");
-      return;
-    }
-  g_byte_array_append (body, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
-}
-
-/* Before the body is read: refuse what cannot be taken, and keep the
- * body bounded as it arrives. */
-void
-ri_event_receiver_got_headers (RiEventReceiver *self, SoupServerMessage *msg, RiConfig *config)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const RiHttpConfig *http = &config->daemon.http;
 
-  if (!http->events || strcmp (soup_server_message_get_method (msg), SOUP_METHOD_POST) != 0)
-    return; /* answered by the normal handler */
-  if (!authorised (msg, config))
+  if (!http->events)
     {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "WWW-Authenticate",
-                                    "Bearer realm=\"regindexer\"");
-      reject (self, msg, SOUP_STATUS_UNAUTHORIZED, "The notification lacks the configured bearer token");
-      return;
+      g_set_error_literal (error, RI_ERROR, RI_ERROR_NOT_FOUND, "This server takes no notifications");
+      return FALSE;
     }
-  if (soup_message_headers_get_content_length (headers) > (goffset) http->max_event_size)
-    {
-      reject (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "The notification is larger than max_event_size");
-      return;
-    }
-  g_object_set_data_full (G_OBJECT (msg), BODY_KEY, g_byte_array_new (), (GDestroyNotify) g_byte_array_unref);
-  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (got_chunk_cb), self, 0);
+  if (!authorised (config, authorization))
+    return reject (self, error, RI_ERROR_DENIED, "The notification lacks the configured bearer token");
+  if (content_length > (gint64) http->max_event_size)
+    return reject (self, error, RI_ERROR_TOO_LARGE, "The notification is larger than max_event_size");
+  return TRUE;
 }
 
 static gboolean
@@ -182,69 +156,69 @@ find_registry (RiConfig *config, const char *named, const RiRegistryEvent *event
   return NULL;
 }
 
-void
-ri_event_receiver_handle (RiEventReceiver *self, SoupServerMessage *msg, RiConfig *config)
+static gboolean
+is_events_type (const char *content_type)
 {
-  GByteArray *body = g_object_get_data (G_OBJECT (msg), BODY_KEY);
-  const char *content_type;
-  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *media = NULL;
+
+  if (content_type == NULL)
+    return FALSE;
+  media = g_strndup (content_type, strcspn (content_type, ";"));
+  g_strstrip (media);
+  return g_ascii_strcasecmp (media, RI_MEDIA_TYPE_EVENTS) == 0 || g_ascii_strcasecmp (media, "application/json") == 0;
+}
+
+/* Takes one notification post: @registry is the ?registry= of its URL
+ * (nullable), @body its @size bytes (NULL when more than max_event_size
+ * arrived and were dropped). Returns a summary for the poster, or NULL
+ * with an error in RI_ERROR: as ri_event_receiver_check_head(), and
+ * PROTOCOL (not a notification's media type) or BAD_REQUEST. */
+char *
+ri_event_receiver_post (RiEventReceiver *self,
+                        RiConfig        *config,
+                        const char      *authorization,
+                        const char      *content_type,
+                        const char      *registry,
+                        const char      *body,
+                        gsize            size,
+                        GError         **error)
+{
   g_autoptr(GPtrArray) events = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *named = NULL;
   guint queued = 0, unmatched = 0;
 
-  if (!config->daemon.http.events)
+  if (!ri_event_receiver_check_head (self, config, authorization, (gint64) size, error))
+    return NULL;
+  if (!is_events_type (content_type))
     {
-      g_message ("A notification was posted to /events, but 'daemon: http: events' is not true");
-      ri_http_respond_text (msg, SOUP_STATUS_NOT_FOUND, "This server takes no notifications");
-      return;
-    }
-  if (strcmp (soup_server_message_get_method (msg), SOUP_METHOD_POST) != 0)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "POST");
-      ri_http_respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Notifications are POSTed");
-      return;
-    }
-  if (body == NULL)
-    {
-      /* 'events' was turned on by a reload while this post arrived. */
-      ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "The configuration changed; post again");
-      return;
-    }
-  content_type = soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), &params);
-  if (content_type == NULL ||
-      (g_ascii_strcasecmp (content_type, RI_MEDIA_TYPE_EVENTS) != 0 &&
-       g_ascii_strcasecmp (content_type, "application/json") != 0))
-    {
-      reject (self, msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+      reject (self, error, RI_ERROR_PROTOCOL,
               "Notifications are " RI_MEDIA_TYPE_EVENTS " (or application/json)");
-      return;
+      return NULL;
     }
-  {
-    const char *query = g_uri_get_query (soup_server_message_get_uri (msg));
-    g_autoptr(GHashTable) form = query ? soup_form_decode (query) : NULL;
-    const char *registry = form ? g_hash_table_lookup (form, "registry") : NULL;
-
-    if (registry != NULL)
-      {
-        named = g_strdup (registry);
-        /* The configuration spells registries without a trailing '/'. */
-        while (g_str_has_suffix (named, "/"))
-          named[strlen (named) - 1] = '\0';
-        if (!g_hash_table_contains (config->registries, named))
-          {
-            g_autofree char *message = g_strdup_printf ("No index uses the registry '%s' named by ?registry=", named);
-            reject (self, msg, SOUP_STATUS_BAD_REQUEST, message);
-            return;
-          }
-      }
-  }
-  events = ri_registry_events_parse ((const char *) body->data, body->len, &error);
+  if (registry != NULL)
+    {
+      named = ri_config_normalize_registry_url (registry, NULL);
+      if (named == NULL || !g_hash_table_contains (config->registries, named))
+        {
+          g_autofree char *message = g_strdup_printf ("No index uses the registry '%s' named by ?registry=", registry);
+          reject (self, error, RI_ERROR_BAD_REQUEST, message);
+          return NULL;
+        }
+    }
+  /* json-glib refuses no data without saying why. */
+  if (body == NULL || size == 0)
+    {
+      reject (self, error, RI_ERROR_BAD_REQUEST, "Malformed notification: the body is empty");
+      return NULL;
+    }
+  events = ri_registry_events_parse (body, size, &local_error);
   if (events == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("Malformed notification: %s", error->message);
-      reject (self, msg, SOUP_STATUS_BAD_REQUEST, message);
-      return;
+      g_autofree char *message = g_strdup_printf ("Malformed notification: %s",
+                                                  local_error ? local_error->message : "not JSON");
+      reject (self, error, RI_ERROR_BAD_REQUEST, message);
+      return NULL;
     }
 
   self->counters.posts++;
@@ -253,13 +227,13 @@ ri_event_receiver_handle (RiEventReceiver *self, SoupServerMessage *msg, RiConfi
   for (guint i = 0; i < events->len; i++)
     {
       RiRegistryEvent *event = g_ptr_array_index (events, i);
-      const char *registry;
-      g_autoptr(GError) local_error = NULL;
+      const char *found;
+      g_autoptr(GError) refresh_error = NULL;
 
       if (!ri_registry_event_changes_content (event))
         continue;
-      registry = find_registry (config, named, event);
-      if (registry == NULL)
+      found = find_registry (config, named, event);
+      if (found == NULL)
         {
           unmatched++;
           g_warning ("A %s of %s%s%s at %s matches no configured registry (add ?registry=URL to the "
@@ -269,16 +243,16 @@ ri_event_receiver_handle (RiEventReceiver *self, SoupServerMessage *msg, RiConfi
           continue;
         }
       g_debug ("%s of %s%s%s on %s", event->action, event->repository, event->tag ? ":" : "",
-               event->tag ? event->tag : "", registry);
-      if (ri_scheduler_refresh (self->scheduler, registry, event->repository, &local_error) != 0)
+               event->tag ? event->tag : "", found);
+      if (ri_scheduler_refresh (self->scheduler, found, event->repository, &refresh_error) != 0)
         queued++;
-      else if (g_error_matches (local_error, RI_ERROR, RI_ERROR_NOT_FOUND))
-        g_debug ("Not refreshing: %s", local_error->message);
+      else if (g_error_matches (refresh_error, RI_ERROR, RI_ERROR_NOT_FOUND))
+        g_debug ("Not refreshing: %s", refresh_error->message);
       else
-        g_warning ("Cannot queue a refresh of %s: %s", event->repository, local_error->message);
+        g_warning ("Cannot queue a refresh of %s: %s", event->repository, refresh_error->message);
     }
   self->counters.refreshes += queued;
   self->counters.unmatched += unmatched;
-  ri_http_respond_text (msg, SOUP_STATUS_ACCEPTED, "%u events, %u refreshes queued, %u for no configured registry",
-                        events->len, queued, unmatched);
+  return g_strdup_printf ("%u events, %u refreshes queued, %u for no configured registry",
+                          events->len, queued, unmatched);
 }

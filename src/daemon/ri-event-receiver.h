@@ -1,6 +1,6 @@
 #pragma once
 
-#include <libsoup/soup.h>
+#include <gio/gio.h>
 
 #include "ri-scheduler.h"
 
@@ -19,12 +19,19 @@ typedef struct {
 G_DECLARE_FINAL_TYPE (RiEventReceiver, ri_event_receiver, RI, EVENT_RECEIVER, GObject)
 
 RiEventReceiver       *ri_event_receiver_new          (RiScheduler       *scheduler);
-void                   ri_event_receiver_got_headers  (RiEventReceiver   *self,
-                                                       SoupServerMessage *msg,
-                                                       RiConfig          *config);
-void                   ri_event_receiver_handle       (RiEventReceiver   *self,
-                                                       SoupServerMessage *msg,
-                                                       RiConfig          *config);
+gboolean               ri_event_receiver_check_head   (RiEventReceiver   *self,
+                                                       RiConfig          *config,
+                                                       const char        *authorization,
+                                                       gint64             content_length,
+                                                       GError           **error);
+char                  *ri_event_receiver_post         (RiEventReceiver   *self,
+                                                       RiConfig          *config,
+                                                       const char        *authorization,
+                                                       const char        *content_type,
+                                                       const char        *registry,
+                                                       const char        *body,
+                                                       gsize              size,
+                                                       GError           **error);
 const RiEventCounters *ri_event_receiver_get_counters (RiEventReceiver   *self);
 
 G_END_DECLS

@@ -1,41 +1,25 @@
-#define G_LOG_DOMAIN "Http"
+#define G_LOG_DOMAIN "HttpServer"
 
 #include "config.h"
 
+#include <libsoup/soup.h>
 #include <string.h>
 
 #include "ri-http-response.h"
 
-/* A short plain-text answer, mostly an error a person will read. */
-void
-ri_http_respond_text (SoupServerMessage *msg, guint status, const char *format, ...)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  g_autofree char *text = NULL;
-  g_autofree char *body = NULL;
-  va_list args;
-
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
-  body = g_strconcat (text, "\n", NULL);
-  soup_message_headers_replace (headers, "Cache-Control", "no-store");
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body, strlen (body));
-}
-
 /* Accept-Encoding names gzip (or *) with a quality above zero. */
 gboolean
-ri_http_accepts_gzip (SoupServerMessage *msg)
+ri_http_accepts_gzip (const char *header)
 {
-  const char *header = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
-                                                      "Accept-Encoding");
   GSList *unacceptable = NULL;
   GSList *acceptable;
   gboolean gzip = FALSE;
 
   if (header == NULL)
     return FALSE;
+  /* What Flatpak, curl and browsers send: no need to parse qualities. */
+  if (g_str_equal (header, "gzip") || g_str_equal (header, "gzip, deflate"))
+    return TRUE;
   acceptable = soup_header_parse_quality_list (header, &unacceptable);
   for (GSList *l = acceptable; l != NULL; l = l->next)
     gzip |= g_ascii_strcasecmp (l->data, "gzip") == 0 || g_str_equal (l->data, "*");
@@ -49,10 +33,8 @@ ri_http_accepts_gzip (SoupServerMessage *msg)
 
 /* If-None-Match holds @etag (compared weakly, as RFC 9110 has it) or *. */
 gboolean
-ri_http_etag_matches (SoupServerMessage *msg, const char *etag)
+ri_http_etag_matches (const char *header, const char *etag)
 {
-  const char *header = soup_message_headers_get_list (soup_server_message_get_request_headers (msg),
-                                                      "If-None-Match");
   GSList *tags;
   gboolean found = FALSE;
 

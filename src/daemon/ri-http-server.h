@@ -6,14 +6,22 @@
 
 G_BEGIN_DECLS
 
-/* The listener's counters, for GetStatus(). */
+/* What the listener counts, for GetStatus(). */
 typedef struct {
-  guint64 requests;               /* every request */
-  guint64 not_found;              /* requests for nothing served */
-  guint64 queries;                /* index queries answered, 200 or 304 */
+  guint64 requests;               /* request heads read */
+  guint64 not_found;              /* 404 */
+  guint64 queries;                /* answered with an index, 200 or 304 */
   guint64 not_modified;           /* of those, 304 */
   guint64 rendered;               /* answers built rather than taken from memory */
   guint64 bad_queries;            /* 400 */
+  guint kept_answers;             /* answers in memory now */
+  guint64 answers_evicted;        /* kept answers dropped, least recently used first */
+  guint64 queries_busy;           /* 503: too many answers being built */
+  guint64 connections;            /* accepted and handed to the engine */
+  guint connections_open;         /* now */
+  guint64 refused;                /* closed at once: max_connections(_per_client) */
+  guint64 timed_out;              /* closed by request_timeout or idle_timeout */
+  guint64 accept_paused;          /* times accepting paused (no descriptors) */
   guint64 event_posts;            /* notification posts taken */
   guint64 event_posts_rejected;   /* refused: unauthorised, malformed, too large */
   guint64 events;                 /* events in the posts taken */

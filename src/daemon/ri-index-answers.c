@@ -1,84 +1,79 @@
-#define G_LOG_DOMAIN "Http"
+#define G_LOG_DOMAIN "HttpServer"
 
 #include "config.h"
 
-#include "ri-http-response.h"
+#include "ri-error.h"
+#include "ri-icon-store.h"
 #include "ri-index-answers.h"
 #include "ri-index-query.h"
 #include "ri-index-writer.h"
+#include "ri-kept-answers.h"
 
 /**
  * RiIndexAnswers:
  *
- * Answers GET <prefix>index/static and …/dynamic from the model an index
- * was last built from, narrowed by the query. An answer is built once per
- * model and query (in a worker thread, so a large index never stalls the
- * main loop), kept with its gzip form and a strong ETag of its bytes, and
- * shared by every request for it until the model changes.
+ * Answers to queries of <prefix>index/static and …/dynamic, from the
+ * model an index was last built from. An answer is built once per model
+ * and query (in a worker thread, so a large index never stalls the main
+ * loop), kept with its gzip form and a strong ETag of its bytes, and
+ * shared by every request for it until the model changes or it is the
+ * least recently used one when room is needed.
  */
 
-/* Bound the memory the answers kept take: past either, they are all
- * forgotten (but those being built) and built again as asked for. */
 #define MAX_ANSWERS 256
 #define MAX_KEPT_BYTES (64 * 1024 * 1024)
-/* Answers built at once; more different queries at the same time get a
- * 503, so that a flood of them cannot take every thread and all memory. */
+/* Answers built at once; more different queries at the same time are
+ * refused, so that a flood of them cannot take every thread and all
+ * memory (and a kept answer is still answered meanwhile). */
 #define MAX_BUILDING 8
 
+/* An answer being built, and the requests waiting for it. */
 typedef struct {
-  SoupServerMessage *msg;     /* (owned) paused until the answer is built */
-  gboolean dynamic;
-  gboolean finished;          /* the client went away meanwhile */
-  gulong finished_id;
-} Waiting;
-
-typedef struct {
-  guint64 generation;         /* of the model it was built from */
-  RiConfig *config;           /* (owned) whose filters it applied */
-  GBytes *body;               /* (owned) (nullable) until built */
-  GBytes *gzipped;            /* (owned) (nullable) until built */
-  char *etag;                 /* (owned) (nullable) "…" */
-  char *etag_gzip;            /* (owned) (nullable) "…-gzip" */
-  GPtrArray *waiting;         /* (owned) (element-type Waiting) while being built */
-} Answer;
+  char *key;                  /* (owned) */
+  GPtrArray *waiting;         /* (owned) (element-type GTask) */
+} Building;
 
 struct _RiIndexAnswers {
   GObject parent_instance;
 
   RiIndexer *indexer;         /* (owned) */
-  GHashTable *answers;        /* (owned) "index\nquery" → Answer (rc box) */
+  RiKeptAnswers *kept;        /* (owned) "index\nquery" → RiIndexAnswer */
+  GHashTable *building;       /* (owned) key → Building */
   RiConfig *icons_config;     /* (owned) (nullable) what icons was made for */
   RiIconStore *icons;         /* (owned) (nullable) */
-  gsize kept_bytes;           /* of the answers built and kept */
-  guint building;             /* answers being built */
   RiAnswerCounters counters;
 };
 
 G_DEFINE_TYPE (RiIndexAnswers, ri_index_answers, G_TYPE_OBJECT)
 
 static void
-waiting_free (Waiting *waiting)
-{
-  g_signal_handler_disconnect (waiting->msg, waiting->finished_id);
-  g_object_unref (waiting->msg);
-  g_free (waiting);
-}
-
-static void
-answer_clear (Answer *answer)
+answer_clear (RiIndexAnswer *answer)
 {
   g_clear_pointer (&answer->config, ri_config_unref);
   g_clear_pointer (&answer->body, g_bytes_unref);
   g_clear_pointer (&answer->gzipped, g_bytes_unref);
   g_free (answer->etag);
   g_free (answer->etag_gzip);
-  g_clear_pointer (&answer->waiting, g_ptr_array_unref);
+}
+
+RiIndexAnswer *
+ri_index_answer_ref (RiIndexAnswer *answer)
+{
+  return g_atomic_rc_box_acquire (answer);
+}
+
+void
+ri_index_answer_unref (RiIndexAnswer *answer)
+{
+  g_atomic_rc_box_release_full (answer, (GDestroyNotify) answer_clear);
 }
 
 static void
-answer_unref (Answer *answer)
+building_free (Building *building)
 {
-  g_rc_box_release_full (answer, (GDestroyNotify) answer_clear);
+  g_free (building->key);
+  g_ptr_array_unref (building->waiting);
+  g_free (building);
 }
 
 static void
@@ -86,7 +81,8 @@ ri_index_answers_finalize (GObject *object)
 {
   RiIndexAnswers *self = RI_INDEX_ANSWERS (object);
 
-  g_hash_table_unref (self->answers);
+  ri_kept_answers_free (self->kept);
+  g_hash_table_unref (self->building);
   g_clear_object (&self->indexer);
   g_clear_object (&self->icons);
   g_clear_pointer (&self->icons_config, ri_config_unref);
@@ -102,7 +98,8 @@ ri_index_answers_class_init (RiIndexAnswersClass *klass)
 static void
 ri_index_answers_init (RiIndexAnswers *self)
 {
-  self->answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) answer_unref);
+  self->kept = ri_kept_answers_new (MAX_ANSWERS, MAX_KEPT_BYTES, (GDestroyNotify) ri_index_answer_unref);
+  self->building = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) building_free);
 }
 
 RiIndexAnswers *
@@ -117,35 +114,14 @@ ri_index_answers_new (RiIndexer *indexer)
 const RiAnswerCounters *
 ri_index_answers_get_counters (RiIndexAnswers *self)
 {
+  self->counters.evicted = ri_kept_answers_get_evicted (self->kept);
   return &self->counters;
 }
 
-static void
-respond (RiIndexAnswers *self, SoupServerMessage *msg, RiConfig *config, const Answer *answer, gboolean dynamic)
+guint
+ri_index_answers_get_kept (RiIndexAnswers *self)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  gboolean gzip = ri_http_accepts_gzip (msg);
-  const char *etag = gzip ? answer->etag_gzip : answer->etag;
-  GBytes *body = gzip ? answer->gzipped : answer->body;
-  g_autofree char *cache_control = NULL;
-
-  cache_control = dynamic ? g_strdup ("no-store")
-                          : g_strdup_printf ("public, max-age=%u", config->daemon.http.max_age_s);
-  soup_message_headers_replace (headers, "Cache-Control", cache_control);
-  soup_message_headers_replace (headers, "ETag", etag);
-  soup_message_headers_replace (headers, "Vary", "Accept-Encoding");
-  self->counters.queries++;
-  if (ri_http_etag_matches (msg, etag))
-    {
-      self->counters.not_modified++;
-      soup_server_message_set_status (msg, SOUP_STATUS_NOT_MODIFIED, NULL);
-      return;
-    }
-  if (gzip)
-    soup_message_headers_replace (headers, "Content-Encoding", "gzip");
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, NULL, 0);
-  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
+  return ri_kept_answers_get_count (self->kept);
 }
 
 /* Building an answer, in a worker thread. */
@@ -153,9 +129,9 @@ typedef struct {
   RiConfig *config;           /* (owned) */
   const RiIndexConfig *index; /* (unowned) in config */
   RiRegistryModel *model;     /* (owned) */
+  guint64 generation;
   RiIndexQuery *query;        /* (owned) */
   RiIconStore *icons;         /* (owned) (nullable) */
-  Answer *answer;             /* (owned) filled by the thread */
   char *key;                  /* (owned) */
 } Build;
 
@@ -166,7 +142,6 @@ build_free (Build *build)
   ri_registry_model_unref (build->model);
   ri_index_query_free (build->query);
   g_clear_object (&build->icons);
-  answer_unref (build->answer);
   g_free (build->key);
   g_free (build);
 }
@@ -188,7 +163,7 @@ static void
 build_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   Build *build = task_data;
-  Answer *answer = build->answer;
+  g_autoptr(RiIndexAnswer) answer = g_atomic_rc_box_new0 (RiIndexAnswer);
   GError *error = NULL;
   g_autofree char *hash = NULL;
 
@@ -202,7 +177,9 @@ build_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   hash = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, answer->body);
   answer->etag = g_strdup_printf ("\"%.32s\"", hash);
   answer->etag_gzip = g_strdup_printf ("\"%.32s-gzip\"", hash);
-  g_task_return_boolean (task, TRUE);
+  answer->generation = build->generation;
+  answer->config = ri_config_ref (build->config);
+  g_task_return_pointer (task, g_steal_pointer (&answer), (GDestroyNotify) ri_index_answer_unref);
 }
 
 static void
@@ -210,41 +187,33 @@ built_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RiIndexAnswers *self = RI_INDEX_ANSWERS (source);
   Build *build = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GPtrArray) waiting = g_steal_pointer (&build->answer->waiting);
+  g_autoptr(RiIndexAnswer) answer = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) waiting = NULL;
+  Building *building = g_hash_table_lookup (self->building, build->key);
 
-  self->building--;
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      g_warning ("Cannot answer a query of index '%s': %s", build->index->name, error->message);
-      if (g_hash_table_lookup (self->answers, build->key) == build->answer)
-        g_hash_table_remove (self->answers, build->key);
-    }
+  waiting = g_ptr_array_ref (building->waiting);
+  g_hash_table_remove (self->building, build->key);
+  answer = g_task_propagate_pointer (G_TASK (result), &error);
+  if (answer == NULL)
+    g_warning ("Cannot answer a query of index '%s': %s", build->index->name, error->message);
   else
     {
       self->counters.rendered++;
-      if (g_hash_table_lookup (self->answers, build->key) == build->answer)
-        self->kept_bytes += g_bytes_get_size (build->answer->body) + g_bytes_get_size (build->answer->gzipped);
+      ri_kept_answers_insert (self->kept, build->key, ri_index_answer_ref (answer),
+                              g_bytes_get_size (answer->body) + g_bytes_get_size (answer->gzipped));
     }
-
   for (guint i = 0; i < waiting->len; i++)
     {
-      Waiting *w = g_ptr_array_index (waiting, i);
+      GTask *task = g_ptr_array_index (waiting, i);
 
-      if (w->finished)
+      if (g_task_return_error_if_cancelled (task))
         continue;
-      if (error != NULL)
-        ri_http_respond_text (w->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Cannot answer: %s", error->message);
+      if (answer != NULL)
+        g_task_return_pointer (task, ri_index_answer_ref (answer), (GDestroyNotify) ri_index_answer_unref);
       else
-        respond (self, w->msg, build->config, build->answer, w->dynamic);
-      soup_server_message_unpause (w->msg);
+        g_task_return_new_error (task, RI_ERROR, RI_ERROR_FAILED, "%s", error->message);
     }
-}
-
-static void
-finished_cb (SoupServerMessage *msg, gpointer user_data)
-{
-  ((Waiting *) user_data)->finished = TRUE;
 }
 
 static RiIconStore *
@@ -262,106 +231,141 @@ icons_for (RiIndexAnswers *self, RiConfig *config)
   return g_object_ref (self->icons);
 }
 
-static gboolean
-is_built (gpointer key, gpointer value, gpointer user_data)
+/* What a query is kept under, or NULL (@error set) when it is malformed
+ * or the index has no model yet. */
+static char *
+key_for (RiIndexAnswers *self, const RiIndexConfig *index, const char *query, RiIndexQuery **parsed,
+         RiRegistryModel **model, guint64 *generation, GError **error)
 {
-  return ((Answer *) value)->waiting == NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(RiIndexQuery) local_query = ri_index_query_parse (query, &local_error);
+
+  if (local_query == NULL)
+    {
+      self->counters.bad_queries++;
+      g_set_error (error, RI_ERROR, RI_ERROR_BAD_REQUEST, "Bad query: %s", local_error->message);
+      return NULL;
+    }
+  *model = ri_indexer_get_model (self->indexer, index->name, generation);
+  if (*model == NULL)
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
+                   "Index '%s' has not been built yet: no scan of its registry has succeeded so far",
+                   index->name);
+      return NULL;
+    }
+  {
+    char *key = g_strconcat (index->name, "\n", ri_index_query_get_canonical (local_query), NULL);
+    if (parsed != NULL)
+      *parsed = g_steal_pointer (&local_query);
+    return key;
+  }
 }
 
-/* Forgets @answer (replaced or dropped) from the bytes kept. */
-static void
-forget (RiIndexAnswers *self, const Answer *answer)
+static RiIndexAnswer *
+lookup_key (RiIndexAnswers *self, RiConfig *config, const char *key, guint64 generation)
 {
-  if (answer->waiting == NULL)
-    self->kept_bytes -= g_bytes_get_size (answer->body) + g_bytes_get_size (answer->gzipped);
+  RiIndexAnswer *answer = ri_kept_answers_lookup (self->kept, key);
+
+  if (answer == NULL)
+    return NULL;
+  if (answer->generation != generation || answer->config != config)
+    {
+      ri_kept_answers_remove (self->kept, key);
+      return NULL;
+    }
+  return ri_index_answer_ref (answer);
 }
 
-static void
-wait_for (Answer *answer, SoupServerMessage *msg, gboolean dynamic)
+/* The kept answer to @query, at once; NULL without an error when it has
+ * to be built (ri_index_answers_get_async()). */
+RiIndexAnswer *
+ri_index_answers_lookup (RiIndexAnswers    *self,
+                         RiConfig          *config,
+                         const RiHttpServe *serve,
+                         const char        *query,
+                         GError           **error)
 {
-  Waiting *waiting = g_new0 (Waiting, 1);
+  const RiIndexConfig *index = ri_config_get_index (config, serve->index);
+  g_autofree char *key = NULL;
+  RiRegistryModel *model = NULL;
+  guint64 generation = 0;
 
-  waiting->msg = g_object_ref (msg);
-  waiting->dynamic = dynamic;
-  waiting->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (finished_cb), waiting);
-  g_ptr_array_add (answer->waiting, waiting);
-  soup_server_message_pause (msg);
+  key = key_for (self, index, query, NULL, &model, &generation, error);
+  if (key == NULL)
+    return NULL;
+  return lookup_key (self, config, key, generation);
 }
 
 void
-ri_index_answers_handle (RiIndexAnswers    *self,
-                         SoupServerMessage *msg,
-                         RiConfig          *config,
-                         const RiHttpServe *serve,
-                         gboolean           dynamic)
+ri_index_answers_get_async (RiIndexAnswers     *self,
+                            RiConfig           *config,
+                            const RiHttpServe  *serve,
+                            const char         *query,
+                            GCancellable       *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer            user_data)
 {
   const RiIndexConfig *index = ri_config_get_index (config, serve->index);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(RiIndexQuery) parsed = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiIndexQuery) query = ri_index_query_parse (g_uri_get_query (soup_server_message_get_uri (msg)), &error);
   g_autofree char *key = NULL;
-  RiRegistryModel *model;
-  guint64 generation;
-  Answer *answer;
-  g_autoptr(GTask) task = NULL;
+  RiRegistryModel *model = NULL;
+  guint64 generation = 0;
+  RiIndexAnswer *answer;
+  Building *building;
   Build *build;
+  g_autoptr(GTask) build_task = NULL;
 
-  if (query == NULL)
+  g_task_set_source_tag (task, ri_index_answers_get_async);
+  key = key_for (self, index, query, &parsed, &model, &generation, &error);
+  if (key == NULL)
     {
-      self->counters.bad_queries++;
-      ri_http_respond_text (msg, SOUP_STATUS_BAD_REQUEST, "Bad query: %s", error->message);
+      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  model = ri_indexer_get_model (self->indexer, index->name, &generation);
-  if (model == NULL)
+  if ((answer = lookup_key (self, config, key, generation)) != NULL)
     {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "10");
-      ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                            "Index '%s' has not been built yet: no scan of its registry has succeeded so far",
-                            index->name);
+      g_task_return_pointer (task, answer, (GDestroyNotify) ri_index_answer_unref);
       return;
     }
-
-  key = g_strconcat (index->name, "\n", ri_index_query_get_canonical (query), NULL);
-  answer = g_hash_table_lookup (self->answers, key);
-  if (answer != NULL && answer->generation == generation && answer->config == config)
+  /* The model or the configuration may change while an answer is
+   * built: a request then waits for the answer of the model it asked. */
+  building = g_hash_table_lookup (self->building, key);
+  if (building != NULL)
     {
-      if (answer->waiting != NULL)
-        wait_for (answer, msg, dynamic);
-      else
-        respond (self, msg, config, answer, dynamic);
+      g_ptr_array_add (building->waiting, g_steal_pointer (&task));
       return;
     }
-
-  if (self->building >= MAX_BUILDING)
+  if (g_hash_table_size (self->building) >= MAX_BUILDING)
     {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", "1");
-      ri_http_respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Too many different queries at once; try again");
+      self->counters.busy++;
+      g_task_return_new_error (task, RI_ERROR, RI_ERROR_BUSY, "Too many different queries at once; try again");
       return;
     }
-  if (answer != NULL)
-    forget (self, answer);
-  if (g_hash_table_size (self->answers) >= MAX_ANSWERS || self->kept_bytes > MAX_KEPT_BYTES)
-    {
-      g_hash_table_foreach_remove (self->answers, is_built, NULL);
-      self->kept_bytes = 0;
-    }
-  answer = g_rc_box_new0 (Answer);
-  answer->generation = generation;
-  answer->config = ri_config_ref (config);
-  answer->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) waiting_free);
-  g_hash_table_replace (self->answers, g_strdup (key), answer);
-  wait_for (answer, msg, dynamic);
+  building = g_new0 (Building, 1);
+  building->key = g_strdup (key);
+  building->waiting = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (building->waiting, g_steal_pointer (&task));
+  g_hash_table_insert (self->building, building->key, building);
 
   build = g_new0 (Build, 1);
   build->config = ri_config_ref (config);
   build->index = index;
   build->model = ri_registry_model_ref (model);
-  build->query = g_steal_pointer (&query);
+  build->generation = generation;
+  build->query = g_steal_pointer (&parsed);
   build->icons = index->extract_icons ? icons_for (self, config) : NULL;
-  build->answer = g_rc_box_acquire (answer);
-  build->key = g_strdup (key);
-  self->building++;
-  task = g_task_new (self, NULL, built_cb, NULL);
-  g_task_set_task_data (task, build, (GDestroyNotify) build_free);
-  g_task_run_in_thread (task, build_thread);
+  build->key = g_steal_pointer (&key);
+  build_task = g_task_new (self, NULL, built_cb, NULL);
+  g_task_set_task_data (build_task, build, (GDestroyNotify) build_free);
+  g_task_run_in_thread (build_task, build_thread);
+}
+
+RiIndexAnswer *
+ri_index_answers_get_finish (RiIndexAnswers *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <libsoup/soup.h>
+#include <gio/gio.h>
 
 #include "ri-config.h"
 #include "ri-indexer.h"
@@ -8,21 +8,50 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  guint64 queries;        /* answered with an index, 200 or 304 */
-  guint64 not_modified;   /* of those, 304 */
   guint64 rendered;       /* answers built (the rest came from memory) */
-  guint64 bad_queries;    /* 400 */
+  guint64 bad_queries;    /* queries refused as malformed */
+  guint64 evicted;        /* kept answers dropped to make room */
+  guint64 busy;           /* queries refused while too many were being built */
 } RiAnswerCounters;
+
+/* One answer to a query, shared (read-only) by every request for it. */
+typedef struct {
+  GBytes *body;           /* the index JSON */
+  GBytes *gzipped;        /* the same, gzip-compressed */
+  char *etag;             /* strong validator of body, quoted */
+  char *etag_gzip;        /* strong validator of gzipped, quoted */
+  /*< private >*/
+  guint64 generation;
+  RiConfig *config;
+} RiIndexAnswer;
+
+RiIndexAnswer *ri_index_answer_ref   (RiIndexAnswer *answer);
+void           ri_index_answer_unref (RiIndexAnswer *answer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiIndexAnswer, ri_index_answer_unref)
 
 #define RI_TYPE_INDEX_ANSWERS (ri_index_answers_get_type ())
 G_DECLARE_FINAL_TYPE (RiIndexAnswers, ri_index_answers, RI, INDEX_ANSWERS, GObject)
 
-RiIndexAnswers         *ri_index_answers_new          (RiIndexer         *indexer);
-void                    ri_index_answers_handle       (RiIndexAnswers    *self,
-                                                       SoupServerMessage *msg,
-                                                       RiConfig          *config,
-                                                       const RiHttpServe *serve,
-                                                       gboolean           dynamic);
-const RiAnswerCounters *ri_index_answers_get_counters (RiIndexAnswers    *self);
+/* Errors, in RI_ERROR: BAD_REQUEST (a malformed query), NOT_FOUND (the
+ * index has not been built yet), BUSY (too many answers being built),
+ * anything else (the answer could not be built). */
+RiIndexAnswers         *ri_index_answers_new          (RiIndexer          *indexer);
+RiIndexAnswer          *ri_index_answers_lookup       (RiIndexAnswers     *self,
+                                                       RiConfig           *config,
+                                                       const RiHttpServe  *serve,
+                                                       const char         *query,
+                                                       GError            **error);
+void                    ri_index_answers_get_async    (RiIndexAnswers     *self,
+                                                       RiConfig           *config,
+                                                       const RiHttpServe  *serve,
+                                                       const char         *query,
+                                                       GCancellable       *cancellable,
+                                                       GAsyncReadyCallback callback,
+                                                       gpointer            user_data);
+RiIndexAnswer          *ri_index_answers_get_finish   (RiIndexAnswers     *self,
+                                                       GAsyncResult       *result,
+                                                       GError            **error);
+guint                   ri_index_answers_get_kept     (RiIndexAnswers     *self);
+const RiAnswerCounters *ri_index_answers_get_counters (RiIndexAnswers     *self);
 
 G_END_DECLS

@@ -92,6 +92,14 @@ http_status (RiHttpServer *http)
   g_variant_dict_insert (&dict, "not-modified", "t", counters.not_modified);
   g_variant_dict_insert (&dict, "rendered", "t", counters.rendered);
   g_variant_dict_insert (&dict, "bad-queries", "t", counters.bad_queries);
+  g_variant_dict_insert (&dict, "kept-answers", "u", counters.kept_answers);
+  g_variant_dict_insert (&dict, "answers-evicted", "t", counters.answers_evicted);
+  g_variant_dict_insert (&dict, "queries-busy", "t", counters.queries_busy);
+  g_variant_dict_insert (&dict, "connections", "t", counters.connections);
+  g_variant_dict_insert (&dict, "connections-open", "u", counters.connections_open);
+  g_variant_dict_insert (&dict, "connections-refused", "t", counters.refused);
+  g_variant_dict_insert (&dict, "connections-timed-out", "t", counters.timed_out);
+  g_variant_dict_insert (&dict, "accept-paused", "t", counters.accept_paused);
   g_variant_dict_insert (&dict, "event-posts", "t", counters.event_posts);
   g_variant_dict_insert (&dict, "event-posts-rejected", "t", counters.event_posts_rejected);
   g_variant_dict_insert (&dict, "events", "t", counters.events);

@@ -44,10 +44,17 @@ static const char *const daemon_keys[] = {
   "state_dir", "scan", NULL
 };
 static const char *const http_keys[] = {
-  "listen", "serve", "max_age", "events", "events_token_file", "max_event_size", NULL
+  "listen", "serve", "max_age", "events", "events_token_file", "max_event_size",
+  "max_connections", "max_connections_per_client", "request_timeout", "idle_timeout", NULL
 };
 #define DEFAULT_MAX_AGE_S 300
 #define DEFAULT_MAX_EVENT_SIZE (1024 * 1024)
+/* Well under the 1,024 descriptors a service gets by default, leaving
+ * room for the registry client, the cache and the indexes written. */
+#define DEFAULT_HTTP_MAX_CONNECTIONS 512
+#define DEFAULT_HTTP_MAX_PER_CLIENT 256
+#define DEFAULT_HTTP_REQUEST_TIMEOUT_S 10
+#define DEFAULT_HTTP_IDLE_TIMEOUT_S 30
 
 static void
 index_config_free (RiIndexConfig *index)
@@ -326,41 +333,64 @@ without_userinfo (const char *text)
 
 /* Accepts what the original accepted (a trailing '/', a path prefix) and
  * normalises it, so that two spellings of a registry are scanned once.
- * Credentials in the URL are refused without being repeated: they belong
- * in a password_file or auth_file, never in a file everyone may read. */
-static gboolean
-get_registry_url (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
+ * Also what a notification's ?registry= is compared through. */
+char *
+ri_config_normalize_registry_url (const char *url, GError **error)
 {
   g_autoptr(GUri) uri = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *path = NULL;
-  g_autofree char *shown = NULL;
   const char *scheme;
 
-  if (!require_kind (loader, node, RI_YAML_SCALAR, name, error))
-    return FALSE;
-  shown = without_userinfo (node->value);
-  if (!g_str_equal (shown, node->value))
-    return fail (loader, node, error, "'%s' must not hold credentials ('%s'): give them with 'username' and "
-                 "'password_file', or 'auth_file', under 'registries'", name, shown);
-  uri = g_uri_parse (node->value, G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE, &local_error);
+  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED | G_URI_FLAGS_SCHEME_NORMALIZE, &local_error);
   if (uri == NULL)
-    return fail (loader, node, error, "'%s' is not a valid URL: %s", name, local_error->message);
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_CONFIG, "not a valid URL: %s", local_error->message);
+      return NULL;
+    }
   scheme = g_uri_get_scheme (uri);
   if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
-    return fail (loader, node, error, "'%s' must be an http:// or https:// URL, not '%s'", name, node->value);
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_CONFIG, "must be an http:// or https:// URL, not '%s'", url);
+      return NULL;
+    }
   if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    return fail (loader, node, error, "'%s' has no host: '%s'", name, node->value);
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_CONFIG, "has no host: '%s'", url);
+      return NULL;
+    }
   if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL || g_uri_get_userinfo (uri) != NULL)
-    return fail (loader, node, error, "'%s' must not contain a query, fragment or user: '%s'",
-                 name, node->value);
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_CONFIG, "must not contain a query, fragment or user: '%s'", url);
+      return NULL;
+    }
 
   path = g_strdup (g_uri_get_path (uri));
   while (g_str_has_suffix (path, "/"))
     path[strlen (path) - 1] = '\0';
+  return g_uri_join (G_URI_FLAGS_ENCODED, scheme, NULL, g_uri_get_host (uri), g_uri_get_port (uri), path, NULL, NULL);
+}
+
+static gboolean
+get_registry_url (Loader *loader, const RiYamlNode *node, const char *name, char **out, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *shown = NULL;
+  char *url;
+
+  if (!require_kind (loader, node, RI_YAML_SCALAR, name, error))
+    return FALSE;
+  /* Credentials in the URL are refused without being repeated: they belong
+   * in a password_file or auth_file, never in a file everyone may read. */
+  shown = without_userinfo (node->value);
+  if (!g_str_equal (shown, node->value))
+    return fail (loader, node, error, "'%s' must not hold credentials ('%s'): give them with 'username' and "
+                 "'password_file', or 'auth_file', under 'registries'", name, shown);
+  url = ri_config_normalize_registry_url (node->value, &local_error);
+  if (url == NULL)
+    return fail (loader, node, error, "'%s' %s", name, local_error->message);
   g_free (*out);
-  *out = g_uri_join (G_URI_FLAGS_ENCODED, scheme, NULL, g_uri_get_host (uri),
-                     g_uri_get_port (uri), path, NULL, NULL);
+  *out = url;
   return TRUE;
 }
 
@@ -573,6 +603,10 @@ load_http (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **er
 
   http->max_age_s = DEFAULT_MAX_AGE_S;
   http->max_event_size = DEFAULT_MAX_EVENT_SIZE;
+  http->max_connections = DEFAULT_HTTP_MAX_CONNECTIONS;
+  http->max_connections_per_client = DEFAULT_HTTP_MAX_PER_CLIENT;
+  http->request_timeout_s = DEFAULT_HTTP_REQUEST_TIMEOUT_S;
+  http->idle_timeout_s = DEFAULT_HTTP_IDLE_TIMEOUT_S;
   http->serve = g_ptr_array_new_with_free_func ((GDestroyNotify) http_serve_free);
   if (node == NULL)
     {
@@ -625,6 +659,30 @@ load_http (Loader *loader, RiConfig *config, const RiYamlNode *node, GError **er
       if (!get_uint (loader, value, "max_event_size", 1024, 64 << 20, &number, error))
         return FALSE;
       http->max_event_size = number;
+    }
+  if ((value = mapping_get (loader, node, "max_connections")) != NULL)
+    {
+      if (!get_uint (loader, value, "max_connections", 1, 1000000, &number, error))
+        return FALSE;
+      http->max_connections = number;
+    }
+  if ((value = mapping_get (loader, node, "max_connections_per_client")) != NULL)
+    {
+      if (!get_uint (loader, value, "max_connections_per_client", 1, 1000000, &number, error))
+        return FALSE;
+      http->max_connections_per_client = number;
+    }
+  if ((value = mapping_get (loader, node, "request_timeout")) != NULL)
+    {
+      if (!get_uint (loader, value, "request_timeout", 1, 3600, &number, error))
+        return FALSE;
+      http->request_timeout_s = number;
+    }
+  if ((value = mapping_get (loader, node, "idle_timeout")) != NULL)
+    {
+      if (!get_uint (loader, value, "idle_timeout", 1, 3600, &number, error))
+        return FALSE;
+      http->idle_timeout_s = number;
     }
   if (http->listen[0] == NULL && (http->serve->len > 0 || http->events))
     return fail (loader, node, error, "'http' serves indexes or takes events but has no 'listen' addresses");

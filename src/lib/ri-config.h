@@ -53,6 +53,10 @@ typedef struct {
   gboolean events;                /* POST /events takes registry notifications */
   char *events_token;             /* (owned) (nullable) a secret: never print it */
   gsize max_event_size;           /* largest notification body accepted */
+  guint max_connections;          /* open at once, in all */
+  guint max_connections_per_client; /* open at once from one address */
+  guint request_timeout_s;        /* for a request's head to arrive */
+  guint idle_timeout_s;           /* a connection may sit silent */
 } RiHttpConfig;
 
 typedef struct {
@@ -108,6 +112,8 @@ RiIndexConfig *ri_config_get_index  (RiConfig   *config,
                                      const char *name);
 RiRegistryConfig *ri_config_get_registry (RiConfig   *config,
                                           const char *url);
+char              *ri_config_normalize_registry_url (const char *url,
+                                                    GError    **error);
 const RiHttpServe *ri_config_get_served (RiConfig   *config,
                                           const char *index);
 gboolean       ri_index_config_matches_tag (const RiIndexConfig *index,

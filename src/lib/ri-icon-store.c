@@ -181,18 +181,43 @@ rewrite_locked (RiIconStore *self, const char *value, GError **error)
   return g_strdup (g_hash_table_lookup (self->rewritten, value));
 }
 
-static gboolean
-is_icon_name (const char *prefix, const char *name)
+/* XX/REST.png, 2 + 62 lower-case hex digits of the icon's SHA-256: the
+ * only names stored, served or removed, so no other path reaches the disk. */
+gboolean
+ri_icon_store_is_icon_name (const char *name)
 {
-  if (strlen (prefix) != 2 || strlen (name) != 62 + 4 || !g_str_has_suffix (name, ".png"))
+  if (strlen (name) != 2 + 1 + 62 + 4 || name[2] != '/' || !g_str_has_suffix (name, ".png"))
     return FALSE;
-  for (guint i = 0; i < 2; i++)
-    if (!g_ascii_isxdigit (prefix[i]) || g_ascii_isupper (prefix[i]))
-      return FALSE;
-  for (guint i = 0; i < 62; i++)
-    if (!g_ascii_isxdigit (name[i]) || g_ascii_isupper (name[i]))
+  for (guint i = 0; i < 2 + 1 + 62; i++)
+    if (i != 2 && !(g_ascii_isdigit (name[i]) || (name[i] >= 'a' && name[i] <= 'f')))
       return FALSE;
   return TRUE;
+}
+
+/* The bytes of the stored icon @name (as in its URL, "XX/REST.png"). */
+GBytes *
+ri_icon_store_open (RiIconStore *self, const char *name, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(GMappedFile) file = NULL;
+
+  if (!ri_icon_store_is_icon_name (name))
+    {
+      g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND, "'%s' is not the name of an icon", name);
+      return NULL;
+    }
+  path = g_build_filename (self->icons_dir, name, NULL);
+  file = g_mapped_file_new (path, FALSE, error);
+  if (file == NULL)
+    {
+      if (error != NULL && g_error_matches (*error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          g_clear_error (error);
+          g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND, "No icon '%s' is stored", name);
+        }
+      return NULL;
+    }
+  return g_mapped_file_get_bytes (file);
 }
 
 /* Removes stored icons that this run did not reference, once they have
@@ -233,7 +258,7 @@ ri_icon_store_collect_garbage (RiIconStore *self, guint grace_period_s, guint *n
           g_autofree char *relative = g_strdup_printf ("%s/%s", prefix, name);
           gint64 since;
 
-          if (!is_icon_name (prefix, name) || g_hash_table_contains (self->referenced, relative))
+          if (!ri_icon_store_is_icon_name (relative) || g_hash_table_contains (self->referenced, relative))
             continue;
           since = g_key_file_get_int64 (state, STATE_GROUP, relative, NULL);
           if (since <= 0 || since > now)

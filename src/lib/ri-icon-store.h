@@ -10,6 +10,10 @@ G_DECLARE_FINAL_TYPE (RiIconStore, ri_icon_store, RI, ICON_STORE, GObject)
 RiIconStore *ri_icon_store_new              (const char  *icons_dir,
                                              const char  *icons_uri);
 gboolean     ri_icon_store_is_icon_key      (const char  *key);
+gboolean     ri_icon_store_is_icon_name     (const char  *name);
+GBytes      *ri_icon_store_open             (RiIconStore *self,
+                                             const char  *name,
+                                             GError     **error);
 char        *ri_icon_store_rewrite          (RiIconStore *self,
                                              const char  *value,
                                              GError     **error);
