@@ -106,8 +106,7 @@ class PrivateTmpTest(ritest.TempDirTestCase):
 
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest("mount namespaces need root")
+        ritest.require_root("mount namespaces")
         if not shutil.which("unshare"):
             ritest.skip_or_fail("unshare (util-linux) is not installed")
         self.private = self.path("systemd-private-0123456789abcdef-regindexer.service-AbCdEf", "tmp")
