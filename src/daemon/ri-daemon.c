@@ -190,12 +190,13 @@ load_config (RiDaemon *self, GError **error)
 gboolean
 ri_daemon_reload (RiDaemon *self, GError **error)
 {
-  g_autoptr(RiConfig) config = load_config (self, error);
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(RiConfig) config = load_config (self, &local_error);
 
   if (config == NULL)
     {
-      g_warning ("Keeping the previous configuration: %s", (*error)->message);
+      g_warning ("Keeping the previous configuration: %s", local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
   g_clear_pointer (&self->config, ri_config_unref);
