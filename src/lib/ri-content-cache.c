@@ -575,6 +575,19 @@ ri_content_cache_store (RiContentCache *self, const char *digest, GBytes *bytes)
     g_hash_table_insert (self->memory, g_strdup (digest), g_bytes_ref (bytes));
 }
 
+/* A record written to @pack: readable from it, unless the pack could not
+ * be opened again (written, but not to be read back by this process). */
+static void
+place_in_pack (Location *location, Pack *pack)
+{
+  location->pack = pack;
+  pack->records++;
+  if (pack->fd >= 0)
+    pack->live++;
+  else
+    location->dead = TRUE;
+}
+
 /* Puts the pack being written in place, so that the entries stored so
  * far are there for the next run. Called when a registry's scan ends,
  * when pruning and when the cache goes away. */
@@ -606,29 +619,10 @@ ri_content_cache_flush (RiContentCache *self)
 
       if (location->pack != NULL || location->dead)
         continue;
-      location->pack = pack;
-      pack->records++;
-      pack->live++;
-      if (fd < 0)
-        {
-          location->dead = TRUE;
-          pack->live--;
-        }
+      place_in_pack (location, pack);
     }
   for (guint i = 0; i < self->pending_index->len; i++)
-    {
-      Location *location = &g_array_index (self->pending_index, Location, i);
-
-      location->pack = pack;
-      pack->records++;
-      pack->live++;
-      /* Written, but not to be read back by this process. */
-      if (fd < 0)
-        {
-          location->dead = TRUE;
-          pack->live--;
-        }
-    }
+    place_in_pack (&g_array_index (self->pending_index, Location, i), pack);
   if (self->index->len == 0)
     {
       /* A first run, or a pack rewritten whole: no copy of the index. */
