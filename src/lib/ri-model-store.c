@@ -20,6 +20,10 @@
  * are written sorted, so an unchanged model leaves its file alone. */
 
 #define STORE_VERSION 1
+/* Far above any real registry's model (1,000 repositories x 3 tags take
+ * well under 1 MiB), and small enough that a foreign file in a shared
+ * directory cannot make the daemon read gigabytes. */
+#define STORE_MAX_SIZE ((goffset) 256 * 1024 * 1024)
 #define IMAGE_TYPE "(msmsmsmsa{ss}a{ss})"
 #define LIST_TYPE "(msmsa" IMAGE_TYPE ")"
 #define TAGGED_TYPE "(asm" IMAGE_TYPE "m" LIST_TYPE ")"
@@ -276,6 +280,13 @@ ri_model_store_load (const char *path, const RiIndexConfig *index, const RiRegis
     {
       close (fd);
       g_set_error (error, RI_ERROR, RI_ERROR_FAILED, "'%s' is empty", path);
+      return NULL;
+    }
+  if (st->st_size > STORE_MAX_SIZE)
+    {
+      close (fd);
+      g_set_error (error, RI_ERROR, RI_ERROR_TOO_LARGE, "'%s' is larger than a saved model may be (%" G_GOFFSET_FORMAT
+                   " bytes, at most %" G_GOFFSET_FORMAT ")", path, (goffset) st->st_size, STORE_MAX_SIZE);
       return NULL;
     }
   /* Read, not mapped: a file truncated under a mapping would kill the

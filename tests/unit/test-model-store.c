@@ -2,6 +2,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ri-config.h"
 #include "ri-error.h"
@@ -204,11 +205,35 @@ test_damaged (void)
   g_rmdir (directory);
 }
 
+/* A file far larger than any model is refused before it is read. */
+static void
+test_too_large (void)
+{
+  g_autofree char *directory = g_dir_make_tmp ("ri-test-models-XXXXXX", NULL);
+  g_autoptr(RiConfig) config = load_config ("['*']");
+  RiIndexConfig *index = ri_config_get_index (config, "a/b c");
+  RiRegistryConfig *registry = ri_config_get_registry (config, index->registry);
+  g_autoptr(RiRegistryModel) model = sample_model (index->registry);
+  g_autofree char *path = ri_model_store_path (directory, index->name);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiRegistryModel) loaded = NULL;
+
+  g_assert_true (ri_model_store_save (path, index, registry, model, NULL, NULL));
+  /* Sparse: the test writes no gigabytes either. */
+  g_assert_no_errno (truncate (path, (off_t) 300 * 1024 * 1024));
+  loaded = ri_model_store_load (path, index, registry, NULL, &error);
+  g_assert_null (loaded);
+  g_assert_error (error, RI_ERROR, RI_ERROR_TOO_LARGE);
+  g_unlink (path);
+  g_rmdir (directory);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/model-store/round-trip", test_round_trip);
   g_test_add_func ("/model-store/damaged", test_damaged);
+  g_test_add_func ("/model-store/too-large", test_too_large);
   return g_test_run ();
 }
