@@ -92,7 +92,6 @@ main (int argc, char **argv)
   };
 
   set_up_signals ();
-  ri_force_http1 ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -11,7 +11,6 @@ main (int argc, char **argv)
   g_autoptr(RiDaemon) daemon = NULL;
   int status;
 
-  ri_force_http1 ();
   setlocale (LC_ALL, "");
   daemon = ri_daemon_new ();
   status = g_application_run (G_APPLICATION (daemon), argc, argv);

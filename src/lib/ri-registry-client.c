@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ri-auth-challenge.h"
+#include "ri-curl-session.h"
 #include "ri-error.h"
 #include "ri-json.h"
 #include "ri-registry-client.h"
@@ -15,12 +16,11 @@
  * RiRegistryClient:
  *
  * Everything about talking to one registry: a bounded queue of requests
- * over one SoupSession, authentication (Bearer tokens per scope, Basic),
+ * over one RiCurlSession, authentication (Bearer tokens per scope, Basic),
  * TLS with an extra CA or a client certificate, redirects, time-outs,
  * retries, size limits, and error messages that name the URL.
  */
 
-#define READ_CHUNK (64 * 1024)
 #define MAX_REDIRECTS 5
 #define MAX_TOKEN_SIZE (1024 * 1024)
 #define MAX_RETRY_AFTER_S 60
@@ -72,7 +72,7 @@ struct _RiRegistryClient {
   char *base_url;           /* (owned) */
   char *origin_host;        /* (owned) lower-cased */
   int origin_port;
-  SoupSession *session;     /* (owned) */
+  RiCurlSession *session;   /* (owned) */
   guint max_connections;
   guint retries;
   guint in_flight;
@@ -82,9 +82,7 @@ struct _RiRegistryClient {
 
   char *username;           /* (owned) (nullable) */
   char *password;           /* (owned) (nullable) a secret */
-  gboolean tls_verify;
-  GList *ca_certificates;   /* (owned) (element-type GTlsCertificate) */
-  GTlsCertificate *client_certificate; /* (owned) (nullable) */
+  gboolean has_client_certificate;
 
   AuthScheme auth;
   char *realm;              /* (owned) (nullable) */
@@ -107,9 +105,7 @@ typedef struct {
   guint redirects;
   gboolean auth_retried;
   guint backoff_total_ms;
-  SoupMessage *message;     /* (owned) (nullable) */
-  GInputStream *stream;     /* (owned) (nullable) */
-  GByteArray *buffer;       /* (owned) (nullable) */
+  RiCurlResponse *response; /* (owned) (nullable) of the last exchange */
 } Request;
 
 static void start_attempt (RiRegistryClient *self, GTask *task);
@@ -144,9 +140,7 @@ token_free (Token *token)
 static void
 request_reset (Request *request)
 {
-  g_clear_object (&request->message);
-  g_clear_object (&request->stream);
-  g_clear_pointer (&request->buffer, g_byte_array_unref);
+  g_clear_pointer (&request->response, ri_curl_response_free);
 }
 
 static void
@@ -174,8 +168,6 @@ ri_registry_client_finalize (GObject *object)
   g_clear_object (&self->session);
   g_free (self->username);
   clear_secret (&self->password);
-  g_list_free_full (self->ca_certificates, g_object_unref);
-  g_clear_object (&self->client_certificate);
   g_free (self->realm);
   g_free (self->service);
   g_hash_table_unref (self->tokens);
@@ -214,36 +206,24 @@ ri_registry_client_new (const RiRegistryConfig *config)
   self->retries = config->retries;
   self->username = g_strdup (config->username);
   self->password = g_strdup (config->password);
-  self->tls_verify = config->tls_verify;
-  if (config->ca_certificate != NULL)
-    self->ca_certificates = g_tls_certificate_list_new_from_file (config->ca_certificate, NULL);
-  if (config->client_certificate != NULL)
-    self->client_certificate = g_tls_certificate_new_from_files (config->client_certificate,
-                                                                 config->client_key, NULL);
+  self->has_client_certificate = config->client_certificate != NULL;
 
-  /* libsoup's default is two connections per host: raise it to the
-   * concurrency we queue at, or the bound would be a fiction. The
-   * timeout covers connecting and each read, so a stalled registry
-   * fails the request instead of hanging the run. */
-  self->session = soup_session_new_with_options ("max-conns", self->max_connections + 2,
-                                                 "max-conns-per-host", self->max_connections,
-                                                 "timeout", config->timeout_s,
-                                                 "idle-timeout", 60,
-                                                 "user-agent", "regindexer/" PACKAGE_VERSION " ",
-                                                 NULL);
+  {
+    /* Connections are kept to the concurrency we queue at, plus the
+     * token fetches; the time-out bounds connecting and each silence, so
+     * a stalled registry fails the request instead of hanging the run. */
+    RiCurlSessionOptions options = {
+      .max_connections = self->max_connections + 2,
+      .timeout_s = config->timeout_s,
+      .tls_verify = config->tls_verify,
+      .ca_certificate = config->ca_certificate,
+      .client_certificate = config->client_certificate,
+      .client_key = config->client_key,
+      .user_agent = "regindexer/" PACKAGE_VERSION,
+    };
+    self->session = ri_curl_session_new (&options);
+  }
   return self;
-}
-
-/* libsoup 3.2 negotiates HTTP/2 with registries that offer it over TLS,
- * and some of its HTTP/2 error paths never complete the message (a
- * registry that refuses the client certificate hangs the run). A bounded
- * pool of keep-alive HTTP/1.1 connections carries the same load, so
- * regindexer asks for HTTP/1.1 through the switch libsoup reads from the
- * environment. Call it first thing in main(), before any thread exists. */
-void
-ri_force_http1 (void)
-{
-  g_setenv ("SOUP_FORCE_HTTP1", "1", FALSE);
 }
 
 const char *
@@ -528,16 +508,15 @@ parse_retry_after (const char *value)
 static RiResponse *
 response_new (Request *request)
 {
-  SoupMessageHeaders *headers = soup_message_get_response_headers (request->message);
+  RiCurlResponse *exchange = request->response;
   RiResponse *response = g_new0 (RiResponse, 1);
-  const char *content_type = soup_message_headers_get_content_type (headers, NULL);
+  g_autofree char *links = ri_curl_response_get_list (exchange, "Link");
 
   response->url = g_strdup (request->url);
-  response->status = soup_message_get_status (request->message);
-  response->content_type = g_strdup (content_type);
-  response->docker_digest = g_strdup (soup_message_headers_get_one (headers, "Docker-Content-Digest"));
-  response->next_url = ri_parse_link_next (soup_message_headers_get_list (headers, "Link"),
-                                           request->current_url);
+  response->status = exchange->status;
+  response->content_type = ri_curl_response_get_content_type (exchange);
+  response->docker_digest = g_strdup (ri_curl_response_get_header (exchange, "Docker-Content-Digest"));
+  response->next_url = ri_parse_link_next (links, request->current_url);
   return response;
 }
 
@@ -550,12 +529,10 @@ complete_with_status (RiRegistryClient *self, GTask *task)
   g_autofree char *detail = NULL;
   gint code;
 
-  if (request->buffer != NULL)
+  if (request->response->body != NULL)
     {
-      self->stats.bytes += request->buffer->len;
-      response->body = g_byte_array_free_to_bytes (g_steal_pointer (&request->buffer));
-      if (g_str_equal (request->method, "HEAD"))
-        g_clear_pointer (&response->body, g_bytes_unref);
+      self->stats.bytes += g_bytes_get_size (request->response->body);
+      response->body = g_steal_pointer (&request->response->body);
     }
 
   if (SOUP_STATUS_IS_SUCCESSFUL (status))
@@ -566,8 +543,7 @@ complete_with_status (RiRegistryClient *self, GTask *task)
 
   if (status >= 500 || status == 429)
     {
-      const char *header = soup_message_headers_get_one (soup_message_get_response_headers (request->message),
-                                                         "Retry-After");
+      const char *header = ri_curl_response_get_header (request->response, "Retry-After");
       gint retry_after_ms = status == 429 || status == 503 ? parse_retry_after (header) : -1;
       g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, status_phrase (status));
 
@@ -595,124 +571,10 @@ is_cancelled (const GError *error)
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
-static void read_cb (GObject *source, GAsyncResult *result, gpointer user_data);
-static void read_body (GTask *task);
-
-/* A failed read: retried (on another connection) while attempts last. */
-static void
-read_failed (RiRegistryClient *self, GTask *task, GError *error)
-{
-  if (is_cancelled (error))
-    finish_request (self, task, NULL, g_error_copy (error));
-  else if (!maybe_retry (self, task, error->message, -1))
-    fail_request (self, task, RI_ERROR_PROTOCOL, "reading the response failed: %s", error->message);
-}
-
-/* Appends @data; FALSE (and the request failed) past the size limit. */
-static gboolean
-append_body (RiRegistryClient *self, GTask *task, const void *data, gsize size)
-{
-  Request *request = g_task_get_task_data (task);
-
-  if (request->buffer->len + size > request->max_size)
-    {
-      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response is larger than the limit of %" G_GSIZE_FORMAT
-                    " bytes", request->max_size);
-      return FALSE;
-    }
-  g_byte_array_append (request->buffer, data, size);
-  return TRUE;
-}
-
-static gboolean
-readable_cb (GObject *stream, gpointer user_data)
-{
-  read_body (g_object_ref (user_data));
-  return G_SOURCE_REMOVE;
-}
-
-/* Reads what has arrived without waiting, and waits for the socket only
- * when nothing has: a small response (most of a scan) is read where its
- * headers were, to its end, with no further trip through the main loop.
- * Takes over the reference on @task. */
-static void
-read_body (GTask *task)
-{
-  RiRegistryClient *self = g_task_get_source_object (task);
-  Request *request = g_task_get_task_data (task);
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  GPollableInputStream *pollable = G_IS_POLLABLE_INPUT_STREAM (request->stream) &&
-    g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (request->stream))
-    ? G_POLLABLE_INPUT_STREAM (request->stream) : NULL;
-  guint8 chunk[16 * 1024];
-
-  if (pollable == NULL)
-    {
-      g_input_stream_read_bytes_async (request->stream, READ_CHUNK, G_PRIORITY_DEFAULT,
-                                       cancellable, read_cb, task);
-      return;
-    }
-  for (;;)
-    {
-      g_autoptr(GError) error = NULL;
-      gssize n = g_pollable_input_stream_read_nonblocking (pollable, chunk, sizeof chunk, cancellable, &error);
-
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          g_autoptr(GSource) source = g_pollable_input_stream_create_source (pollable, cancellable);
-
-          g_task_attach_source (task, source, G_SOURCE_FUNC (readable_cb));
-          g_object_unref (task);
-          return;
-        }
-      if (n < 0)
-        {
-          read_failed (self, task, error);
-          g_object_unref (task);
-          return;
-        }
-      if (n == 0)
-        {
-          g_input_stream_close (request->stream, NULL, NULL);
-          complete_with_status (self, task);
-          g_object_unref (task);
-          return;
-        }
-      if (!append_body (self, task, chunk, n))
-        {
-          g_object_unref (task);
-          return;
-        }
-    }
-}
-
-static void
-read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  RiRegistryClient *self = g_task_get_source_object (task);
-  Request *request = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-
-  if (chunk == NULL)
-    {
-      read_failed (self, task, error);
-      return;
-    }
-  if (g_bytes_get_size (chunk) == 0)
-    {
-      g_input_stream_close (request->stream, NULL, NULL);
-      complete_with_status (self, task);
-      return;
-    }
-  if (append_body (self, task, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk)))
-    read_body (g_steal_pointer (&task));
-}
-
 /* --- authentication --- */
 
 static void fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope);
+static char *basic_authorization (RiRegistryClient *self);
 
 static char *
 describe_user (RiRegistryClient *self)
@@ -725,8 +587,7 @@ static void
 handle_unauthorized (RiRegistryClient *self, GTask *task)
 {
   Request *request = g_task_get_task_data (task);
-  const char *header = soup_message_headers_get_one (soup_message_get_response_headers (request->message),
-                                                     "WWW-Authenticate");
+  const char *header = ri_curl_response_get_header (request->response, "WWW-Authenticate");
   g_autoptr(GPtrArray) challenges = ri_auth_challenges_parse (header);
   RiAuthChallenge *bearer = NULL, *basic = NULL;
   g_autofree char *who = describe_user (self);
@@ -747,7 +608,6 @@ handle_unauthorized (RiRegistryClient *self, GTask *task)
       return;
     }
   request->auth_retried = TRUE;
-  g_clear_object (&request->stream);
 
   if (bearer != NULL && g_hash_table_lookup (bearer->params, "realm") != NULL)
     {
@@ -802,7 +662,6 @@ struct _TokenFetch {
   RiRegistryClient *self;   /* (owned) */
   char *scope;              /* (owned) */
   char *url;                /* (owned) */
-  SoupMessage *message;     /* (owned) */
   GCancellable *cancellable;/* (owned) */
   GPtrArray *waiters;       /* (owned) (element-type TokenWaiter) */
 };
@@ -826,7 +685,6 @@ token_fetch_free (TokenFetch *fetch)
   g_object_unref (fetch->self);
   g_free (fetch->scope);
   g_free (fetch->url);
-  g_clear_object (&fetch->message);
   g_object_unref (fetch->cancellable);
   g_free (fetch);
 }
@@ -920,10 +778,11 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   TokenFetch *fetch = user_data;
   RiRegistryClient *self = fetch->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_autoptr(RiCurlResponse) response = ri_curl_session_send_finish (RI_CURL_SESSION (source), result, &error);
+  GBytes *body = response ? response->body : NULL;
   g_autoptr(GPtrArray) waiters = NULL;
   g_autofree char *value = NULL;
-  guint status = soup_message_get_status (fetch->message);
+  guint status = response ? response->status : 0;
   gint64 lifetime_s = 0;
 
   token_fetch_detach (fetch);
@@ -938,12 +797,7 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   if (body != NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
-    {
-      if (g_bytes_get_size (body) > MAX_TOKEN_SIZE)
-        g_set_error (&error, RI_ERROR, RI_ERROR_TOO_LARGE, "the answer is larger than %d bytes", MAX_TOKEN_SIZE);
-      else
-        value = parse_token_response (body, &lifetime_s, &error);
-    }
+    value = parse_token_response (body, &lifetime_s, &error);
   else if (body != NULL)
     {
       g_autofree char *who = describe_user (self);
@@ -1016,59 +870,35 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
   fetch->url = g_strdup (self->realm);
   fetch->cancellable = g_cancellable_new ();
   fetch->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) token_waiter_free);
-  fetch->message = soup_message_new (SOUP_METHOD_GET, url->str);
-  if (fetch->message == NULL)
-    {
-      fail_request (self, task, RI_ERROR_PROTOCOL, "invalid token realm '%s'", self->realm);
-      token_fetch_free (fetch);
-      return;
-    }
   token_fetch_add_waiter (fetch, task);
   g_hash_table_insert (self->token_fetches, g_strdup (scope), fetch);
-  /* Credentials go to the realm the registry named, and nowhere else. */
-  soup_message_add_flags (fetch->message, SOUP_MESSAGE_NO_REDIRECT);
-  if (self->username != NULL)
-    {
-      g_autofree char *pair = g_strdup_printf ("%s:%s", self->username, self->password ? self->password : "");
-      g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
-      g_autofree char *header = g_strconcat ("Basic ", encoded, NULL);
-      soup_message_headers_replace (soup_message_get_request_headers (fetch->message), "Authorization", header);
-      memset (pair, 0, strlen (pair));
-    }
-  self->stats.requests[RI_REQUEST_TOKEN]++;
-  g_debug ("GET %s (token for %s)", self->realm, scope);
-  soup_session_send_and_read_async (self->session, fetch->message, G_PRIORITY_DEFAULT,
-                                    fetch->cancellable, token_cb, fetch);
+  /* Credentials go to the realm the registry named, and nowhere else:
+   * the session follows no redirect. */
+  {
+    g_autofree char *authorization = self->username ? basic_authorization (self) : NULL;
+    const char *headers[] = { authorization, NULL };
+
+    self->stats.requests[RI_REQUEST_TOKEN]++;
+    g_debug ("GET %s (token for %s)", self->realm, scope);
+    ri_curl_session_send_async (self->session, "GET", url->str, headers, MAX_TOKEN_SIZE,
+                                fetch->cancellable, token_cb, fetch);
+    clear_secret (&authorization);
+  }
 }
 
 /* --- sending --- */
 
-static gboolean
-accept_certificate_cb (SoupMessage *message, GTlsCertificate *certificate, GTlsCertificateFlags errors,
-                       gpointer user_data)
+/* "Authorization: Basic ..." for the configured user; a secret. */
+static char *
+basic_authorization (RiRegistryClient *self)
 {
-  RiRegistryClient *self = user_data;
-  GUri *uri = soup_message_get_uri (message);
-  g_autoptr(GSocketConnectable) identity = g_network_address_new (g_uri_get_host (uri),
-                                                                  g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 443);
+  g_autofree char *pair = g_strdup_printf ("%s:%s", self->username, self->password ? self->password : "");
+  g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
+  char *header = g_strconcat ("Authorization: Basic ", encoded, NULL);
 
-  if (!self->tls_verify)
-    return TRUE;
-  for (GList *l = self->ca_certificates; l; l = l->next)
-    if (g_tls_certificate_verify (certificate, identity, l->data) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-/* libsoup 3.2 completes a server's request for a client certificate only
- * when someone answers it; unanswered, the handshake waits for ever. With
- * no certificate configured, answer "none", so that the handshake goes on
- * and the registry's refusal becomes an error. */
-static gboolean
-request_certificate_cb (SoupMessage *message, GTlsClientConnection *connection, gpointer user_data)
-{
-  soup_message_set_tls_client_certificate (message, NULL);
-  return TRUE;
+  clear_secret (&pair);
+  clear_secret (&encoded);
+  return header;
 }
 
 static void send_cb (GObject *source, GAsyncResult *result, gpointer user_data);
@@ -1077,20 +907,14 @@ static void
 send_request (RiRegistryClient *self, GTask *task)
 {
   Request *request = g_task_get_task_data (task);
-  SoupMessageHeaders *headers;
-  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autofree char *accept = NULL;
+  g_autofree char *authorization = NULL;
+  const char *headers[3] = { NULL, NULL, NULL };
+  guint n = 0;
 
-  g_clear_object (&request->message);
-  request->message = soup_message_new (request->method, request->current_url);
-  if (request->message == NULL)
-    {
-      fail_request (self, task, RI_ERROR_PROTOCOL, "'%s' is not a valid URL", request->current_url);
-      return;
-    }
-  soup_message_add_flags (request->message, SOUP_MESSAGE_NO_REDIRECT);
-  headers = soup_message_get_request_headers (request->message);
+  g_clear_pointer (&request->response, ri_curl_response_free);
   if (request->accept != NULL)
-    soup_message_headers_replace (headers, "Accept", request->accept);
+    headers[n++] = accept = g_strconcat ("Accept: ", request->accept, NULL);
 
   /* Credentials are for the registry: a redirect to object storage on
    * another host gets none. */
@@ -1100,38 +924,21 @@ send_request (RiRegistryClient *self, GTask *task)
         {
           Token *token = g_hash_table_lookup (self->tokens, request->scope);
           if (token != NULL)
-            {
-              g_autofree char *value = g_strconcat ("Bearer ", token->value, NULL);
-              soup_message_headers_replace (headers, "Authorization", value);
-            }
+            authorization = g_strconcat ("Authorization: Bearer ", token->value, NULL);
         }
       else if (self->auth == AUTH_BASIC && self->username != NULL)
-        {
-          g_autofree char *pair = g_strdup_printf ("%s:%s", self->username, self->password ? self->password : "");
-          g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
-          g_autofree char *value = g_strconcat ("Basic ", encoded, NULL);
-          soup_message_headers_replace (headers, "Authorization", value);
-          memset (pair, 0, strlen (pair));
-        }
+        authorization = basic_authorization (self);
     }
-
-  /* Plain HTTP has no handshake: no handlers to connect, for each request. */
-  if (g_str_has_prefix (request->current_url, "https:"))
-    {
-      if (!self->tls_verify || self->ca_certificates != NULL)
-        g_signal_connect (request->message, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
-      if (self->client_certificate != NULL)
-        soup_message_set_tls_client_certificate (request->message, self->client_certificate);
-      else
-        g_signal_connect (request->message, "request-certificate", G_CALLBACK (request_certificate_cb), NULL);
-    }
+  if (authorization != NULL)
+    headers[n++] = authorization;
 
   self->stats.requests[request->kind]++;
   /* Formatted only when someone reads it: this is once per request. */
   if (self->log_requests)
     g_debug ("%s %s", request->method, request->current_url);
-  soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT, cancellable, send_cb,
-                           g_object_ref (task));
+  ri_curl_session_send_async (self->session, request->method, request->current_url, headers, request->max_size,
+                              g_task_get_cancellable (task), send_cb, g_object_ref (task));
+  clear_secret (&authorization);
 }
 
 /* One attempt: with a token first when the registry is known to want one. */
@@ -1167,8 +974,8 @@ describe_send_error (RiRegistryClient *self, const GError *error)
                             error->message, self->base_url);
   if (error->domain == G_TLS_ERROR)
     return g_strdup_printf ("TLS: %s (%s)", error->message,
-                            self->client_certificate ? "the registry refused the handshake"
-                                                     : "does the registry want a client_certificate?");
+                            self->has_client_certificate ? "the registry refused the handshake"
+                                                         : "does the registry want a client_certificate?");
   return g_strdup (error->message);
 }
 
@@ -1179,18 +986,22 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   RiRegistryClient *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  SoupMessageHeaders *headers;
   guint status;
-  goffset length;
 
-  request->stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
-  if (request->stream == NULL)
+  request->response = ri_curl_session_send_finish (RI_CURL_SESSION (source), result, &error);
+  if (request->response == NULL)
     {
       g_autofree char *why = NULL;
 
       if (is_cancelled (error))
         {
           finish_request (self, task, NULL, g_steal_pointer (&error));
+          return;
+        }
+      /* Over the size limit: the same answer would come again. */
+      if (error->domain == RI_ERROR)
+        {
+          fail_request (self, task, error->code, "%s", error->message);
           return;
         }
       why = describe_send_error (self, error);
@@ -1200,17 +1011,13 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  headers = soup_message_get_response_headers (request->message);
-  status = soup_message_get_status (request->message);
-
+  status = request->response->status;
   if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
     {
-      const char *location = soup_message_headers_get_one (headers, "Location");
+      const char *location = ri_curl_response_get_header (request->response, "Location");
       g_autofree char *target = location ? g_uri_resolve_relative (request->current_url, location,
                                                                    G_URI_FLAGS_ENCODED, NULL) : NULL;
 
-      g_input_stream_close (request->stream, NULL, NULL);
-      g_clear_object (&request->stream);
       if (target == NULL || (!g_str_has_prefix (target, "http://") && !g_str_has_prefix (target, "https://")))
         {
           fail_request (self, task, RI_ERROR_PROTOCOL, "HTTP %u without a usable Location", status);
@@ -1229,25 +1036,10 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (status == 401 && is_origin (self, request->current_url))
     {
-      g_input_stream_close (request->stream, NULL, NULL);
       handle_unauthorized (self, task);
       return;
     }
-
-  /* Even an empty body (HEAD) is read to its end: libsoup only reuses a
-   * connection whose response was consumed, and a new connection per
-   * request costs more than the request. */
-  length = g_str_equal (request->method, "HEAD") ? 0 :
-           soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
-    ? soup_message_headers_get_content_length (headers) : -1;
-  if (length > 0 && (guint64) length > request->max_size)
-    {
-      fail_request (self, task, RI_ERROR_TOO_LARGE, "the response of %" G_GINT64_FORMAT " bytes is larger than "
-                    "the limit of %" G_GSIZE_FORMAT " bytes", (gint64) length, request->max_size);
-      return;
-    }
-  request->buffer = g_byte_array_sized_new (length >= 0 ? (guint) length : 4096);
-  read_body (g_steal_pointer (&task));
+  complete_with_status (self, task);
 }
 
 void

@@ -55,7 +55,6 @@ RiResponse       *ri_registry_client_request_finish (RiRegistryClient    *self,
                                                      GError             **error);
 const RiRequestStats *ri_registry_client_get_stats  (RiRegistryClient    *self);
 
-void  ri_force_http1     (void);
 char *ri_parse_link_next (const char *header,
                           const char *request_url);
 
