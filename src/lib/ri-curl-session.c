@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ri-curl-session.h"
@@ -36,6 +37,7 @@ struct _RiCurlSession {
   GMainContext *context;      /* (owned) where exchanges complete */
   GPtrArray *idle_easies;     /* (owned) (element-type CURL) for reuse */
   GQueue active;              /* (element-type Transfer) (unowned) */
+  GHashTable *sockets;        /* (owned) descriptor → Socket */
   gint cancel_pending;        /* atomic: some cancellable fired */
 
   guint timeout_s;
@@ -130,7 +132,7 @@ typedef struct {
   gint64 due_us;              /* libcurl's timer, monotonic; -1: none */
 } CurlSource;
 
-static void process (RiCurlSession *self);
+static void process_until_idle (RiCurlSession *self);
 
 static gboolean
 curl_prepare (GSource *source, gint *timeout)
@@ -165,7 +167,7 @@ curl_check (GSource *source)
 static gboolean
 curl_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  process (((CurlSource *) source)->self);
+  process_until_idle (((CurlSource *) source)->self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -183,29 +185,94 @@ timer_cb (CURLM *multi, long timeout_ms, void *user_data)
   return 0;
 }
 
+/* What the epoll set holds for one descriptor. libcurl stops watching a
+ * connection it puts back in its cache, and watches it again when it
+ * reuses it: two epoll_ctl() calls per request. A connection socket of
+ * ours (opened and closed through the callbacks below, so its end is
+ * known) stays in the set instead, and is only taken out if it stirs
+ * while nobody wants it (the registry closing an idle connection). */
+typedef struct {
+  guint32 events;             /* registered; 0: not in the set */
+  gboolean ours;
+  gboolean wanted;            /* libcurl watches it */
+} Socket;
+
+static Socket *
+socket_lookup (RiCurlSession *self, curl_socket_t fd, gboolean create)
+{
+  Socket *socket = g_hash_table_lookup (self->sockets, GINT_TO_POINTER (fd));
+
+  if (socket == NULL && create)
+    {
+      socket = g_new0 (Socket, 1);
+      g_hash_table_insert (self->sockets, GINT_TO_POINTER (fd), socket);
+    }
+  return socket;
+}
+
+static void
+socket_unwatch (RiCurlSession *self, curl_socket_t fd, Socket *socket)
+{
+  if (socket->events != 0)
+    epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+  socket->events = 0;
+}
+
 static int
 socket_cb (CURL *easy, curl_socket_t fd, int what, void *user_data, void *socket_data)
 {
   RiCurlSession *self = user_data;
+  Socket *socket = socket_lookup (self, fd, TRUE);
   struct epoll_event event = { 0 };
 
   if (what == CURL_POLL_REMOVE)
     {
-      /* The descriptor may be closed already, which removed it. */
-      epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+      socket->wanted = FALSE;
+      if (!socket->ours)
+        {
+          /* Closed behind our back (the resolver's): forget it now. */
+          socket_unwatch (self, fd, socket);
+          g_hash_table_remove (self->sockets, GINT_TO_POINTER (fd));
+        }
       return 0;
     }
+  socket->wanted = TRUE;
   event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
   event.data.fd = fd;
-  if (socket_data == NULL)
-    {
-      if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0 && errno == EEXIST)
-        epoll_ctl (self->epoll_fd, EPOLL_CTL_MOD, fd, &event);
-      curl_multi_assign (self->multi, fd, GINT_TO_POINTER (1));
-    }
-  else
+  if (event.events == socket->events)
+    return 0;
+  if (epoll_ctl (self->epoll_fd, socket->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) < 0 &&
+      errno == EEXIST)
     epoll_ctl (self->epoll_fd, EPOLL_CTL_MOD, fd, &event);
+  socket->events = event.events;
   return 0;
+}
+
+static curl_socket_t
+open_socket_cb (void *user_data, curlsocktype purpose, struct curl_sockaddr *address)
+{
+  RiCurlSession *self = user_data;
+  int fd = socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+
+  if (fd >= 0)
+    {
+      Socket *socket = socket_lookup (self, fd, TRUE);
+
+      socket->ours = TRUE;
+      socket->events = 0;
+      socket->wanted = FALSE;
+    }
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int
+close_socket_cb (void *user_data, curl_socket_t fd)
+{
+  RiCurlSession *self = user_data;
+
+  /* Closing takes it out of the epoll set. */
+  g_hash_table_remove (self->sockets, GINT_TO_POINTER (fd));
+  return close (fd);
 }
 
 /* --- transfers --- */
@@ -372,33 +439,13 @@ transfer_complete (Transfer *transfer, CURLcode code)
   transfer_free (transfer);
 }
 
+/* Finishes what libcurl says is done, and what was cancelled. */
 static void
-process (RiCurlSession *self)
+process_completions (RiCurlSession *self)
 {
-  CurlSource *s = (CurlSource *) self->source;
   g_autoptr(GPtrArray) done = NULL;
-  int running = 0;
   CURLMsg *message;
   int left;
-
-  if (g_source_query_unix_fd (self->source, s->tag) != 0)
-    {
-      struct epoll_event events[64];
-      int n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
-
-      for (int i = 0; i < n; i++)
-        {
-          int mask = ((events[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
-                     ((events[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
-                     ((events[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-          curl_multi_socket_action (self->multi, events[i].data.fd, mask, &running);
-        }
-    }
-  if (s->due_us >= 0 && s->due_us <= g_get_monotonic_time ())
-    {
-      s->due_us = -1;
-      curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
 
   /* Collected first: a completion may start the next exchange, and
    * libcurl's messages do not outlive a change of its handles. */
@@ -429,6 +476,61 @@ process (RiCurlSession *self)
       }
   for (guint i = 0; done != NULL && i < done->len; i += 2)
     transfer_complete (g_ptr_array_index (done, i), GPOINTER_TO_INT (g_ptr_array_index (done, i + 1)));
+}
+
+static void
+process (RiCurlSession *self)
+{
+  CurlSource *s = (CurlSource *) self->source;
+  int running = 0;
+
+  if (g_source_query_unix_fd (self->source, s->tag) != 0)
+    {
+      struct epoll_event events[64];
+      int n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
+
+      for (int i = 0; i < n; i++)
+        {
+          int fd = events[i].data.fd;
+          Socket *socket = socket_lookup (self, fd, FALSE);
+          int mask = ((events[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                     ((events[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                     ((events[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+
+          if (socket != NULL && !socket->wanted)
+            {
+              /* An idle connection stirs: libcurl sees to it on reuse. */
+              socket_unwatch (self, fd, socket);
+              continue;
+            }
+          curl_multi_socket_action (self->multi, fd, mask, &running);
+        }
+    }
+  if (s->due_us >= 0 && s->due_us <= g_get_monotonic_time ())
+    {
+      s->due_us = -1;
+      curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+  process_completions (self);
+}
+
+/* A completion usually starts the next exchange, which libcurl wants
+ * started "now": in the same dispatch, rather than after another trip
+ * through poll(). Bounded, so that other sources get their turn. */
+static void
+process_until_idle (RiCurlSession *self)
+{
+  CurlSource *s = (CurlSource *) self->source;
+
+  process (self);
+  for (guint round = 0; round < 4 && s->due_us >= 0 && s->due_us <= g_get_monotonic_time (); round++)
+    {
+      int running = 0;
+
+      s->due_us = -1;
+      curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      process_completions (self);
+    }
 }
 
 /* May run in any thread: only flags, and a wakeup. */
@@ -500,6 +602,10 @@ ri_curl_session_send_async (RiCurlSession       *self,
   curl_easy_setopt (easy, CURLOPT_HEADERDATA, transfer);
   curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (easy, CURLOPT_WRITEDATA, transfer);
+  curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+  curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, self);
+  curl_easy_setopt (easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt (easy, CURLOPT_CLOSESOCKETDATA, self);
   if (transfer->head)
     curl_easy_setopt (easy, CURLOPT_NOBODY, 1L);
   /* The time-out bounds connecting and every silence of the registry,
@@ -570,6 +676,7 @@ ri_curl_session_finalize (GObject *object)
     curl_easy_cleanup (g_ptr_array_index (self->idle_easies, i));
   g_ptr_array_unref (self->idle_easies);
   curl_multi_cleanup (self->multi);
+  g_hash_table_unref (self->sockets);
   close (self->epoll_fd);
   g_main_context_unref (self->context);
   g_free (self->ca_certificate);
@@ -592,6 +699,7 @@ ri_curl_session_init (RiCurlSession *self)
 {
   g_queue_init (&self->active);
   self->idle_easies = g_ptr_array_new ();
+  self->sockets = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 RiCurlSession *

@@ -146,7 +146,8 @@ class FaultProxy(ritest.LoopbackServer):
       ("cut",)                   send half of the body, then close
       ("garbage",)               replace the body with junk of the same length
       ("redirect", url)          answer 307 to url + the request path
-    Every request is recorded with its headers."""
+    Every request is recorded with its headers, and the connection it
+    came on."""
 
     def __init__(self, upstream_port, upstream_headers=None, delay=0):
         self.upstream_port = upstream_port
@@ -156,6 +157,7 @@ class FaultProxy(ritest.LoopbackServer):
         self.max_in_flight = 0
         self.rules = []
         self.requests = []
+        self.connections = set()  # client (address, port) of every request
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         proxy = self
@@ -201,6 +203,7 @@ class FaultProxy(ritest.LoopbackServer):
         path = handler.path
         with self.lock:
             self.requests.append((path, dict(handler.headers)))
+            self.connections.add(handler.client_address)
         fault = self.fault_for(path)
         if fault and fault[0] == "status":
             body = b'{"errors":[{"code":"INJECTED","message":"injected fault"}]}'

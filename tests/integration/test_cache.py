@@ -203,6 +203,10 @@ class ConcurrencyTest(ritest.RegistryTestCase):
         self.assertLessEqual(proxy.max_in_flight, 3)
         # And it does overlap requests (30 tag lists were queued at once).
         self.assertGreaterEqual(proxy.max_in_flight, 2)
+        # Over connections kept alive: 91 requests, no more connections
+        # than the bound.
+        self.assertEqual(len(proxy.requests), 1 + 30 + 30 + 30)
+        self.assertLessEqual(len(proxy.connections), 3)
 
 
 class ProgressTest(ritest.RegistryTestCase):
