@@ -544,51 +544,15 @@ cancelled_cb (GCancellable *cancellable, gpointer user_data)
   g_main_context_wakeup (transfer->self->context);
 }
 
-void
-ri_curl_session_send_async (RiCurlSession       *self,
-                            const char          *method,
-                            const char          *url,
-                            const char * const  *headers,
-                            gsize                max_size,
-                            GCancellable        *cancellable,
-                            GAsyncReadyCallback  callback,
-                            gpointer             user_data)
+/* A handle with the options every exchange shares; kept for reuse, as
+ * setting them again for each request is half of libcurl's work. */
+static CURL *
+easy_new (RiCurlSession *self)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Transfer *transfer;
-  CURL *easy;
-  CURLMcode added;
+  CURL *easy = curl_easy_init ();
 
-  g_task_set_source_tag (task, ri_curl_session_send_async);
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  if (self->idle_easies->len > 0)
-    {
-      easy = g_ptr_array_steal_index_fast (self->idle_easies, self->idle_easies->len - 1);
-      curl_easy_reset (easy);
-    }
-  else
-    easy = curl_easy_init ();
   if (easy == NULL)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "libcurl could not start a transfer");
-      return;
-    }
-
-  transfer = g_new0 (Transfer, 1);
-  transfer->self = self;
-  transfer->easy = easy;
-  transfer->link.data = transfer;
-  transfer->max_size = max_size;
-  transfer->head = g_str_equal (method, "HEAD");
-  transfer->announced_length = -1;
-  transfer->response_headers = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
-    transfer->headers = curl_slist_append (transfer->headers, headers[i]);
-
-  curl_easy_setopt (easy, CURLOPT_PRIVATE, transfer);
-  curl_easy_setopt (easy, CURLOPT_URL, url);
+    return NULL;
   curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
   /* HTTP/2 buys nothing for one request per connection at a time, and
@@ -596,18 +560,12 @@ ri_curl_session_send_async (RiCurlSession       *self,
   curl_easy_setopt (easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
   curl_easy_setopt (easy, CURLOPT_USERAGENT, self->user_agent);
   curl_easy_setopt (easy, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt (easy, CURLOPT_HTTPHEADER, transfer->headers);
-  curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, transfer->errbuf);
   curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt (easy, CURLOPT_HEADERDATA, transfer);
   curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt (easy, CURLOPT_WRITEDATA, transfer);
   curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
   curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, self);
   curl_easy_setopt (easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
   curl_easy_setopt (easy, CURLOPT_CLOSESOCKETDATA, self);
-  if (transfer->head)
-    curl_easy_setopt (easy, CURLOPT_NOBODY, 1L);
   /* The time-out bounds connecting and every silence of the registry,
    * not a whole transfer, which may be long and still progressing. */
   if (self->timeout_s > 0)
@@ -633,6 +591,58 @@ ri_curl_session_send_async (RiCurlSession       *self,
       curl_easy_setopt (easy, CURLOPT_SSLCERT, self->client_certificate);
       curl_easy_setopt (easy, CURLOPT_SSLKEY, self->client_key ? self->client_key : self->client_certificate);
     }
+  return easy;
+}
+
+void
+ri_curl_session_send_async (RiCurlSession       *self,
+                            const char          *method,
+                            const char          *url,
+                            const char * const  *headers,
+                            gsize                max_size,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Transfer *transfer;
+  CURL *easy;
+  CURLMcode added;
+
+  g_task_set_source_tag (task, ri_curl_session_send_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  easy = self->idle_easies->len > 0
+    ? g_ptr_array_steal_index_fast (self->idle_easies, self->idle_easies->len - 1)
+    : easy_new (self);
+  if (easy == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "libcurl could not start a transfer");
+      return;
+    }
+
+  transfer = g_new0 (Transfer, 1);
+  transfer->self = self;
+  transfer->easy = easy;
+  transfer->link.data = transfer;
+  transfer->max_size = max_size;
+  transfer->head = g_str_equal (method, "HEAD");
+  transfer->announced_length = -1;
+  transfer->response_headers = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
+    transfer->headers = curl_slist_append (transfer->headers, headers[i]);
+
+  curl_easy_setopt (easy, CURLOPT_PRIVATE, transfer);
+  curl_easy_setopt (easy, CURLOPT_URL, url);
+  curl_easy_setopt (easy, CURLOPT_HTTPHEADER, transfer->headers);
+  curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, transfer->errbuf);
+  curl_easy_setopt (easy, CURLOPT_HEADERDATA, transfer);
+  curl_easy_setopt (easy, CURLOPT_WRITEDATA, transfer);
+  if (transfer->head)
+    curl_easy_setopt (easy, CURLOPT_NOBODY, 1L);
+  else
+    curl_easy_setopt (easy, CURLOPT_HTTPGET, 1L);
 
   transfer->task = g_steal_pointer (&task);
   added = curl_multi_add_handle (self->multi, easy);
