@@ -680,12 +680,14 @@ ri_curl_session_finalize (GObject *object)
 
   /* Every transfer's task holds a reference on us: none is left. */
   g_assert (g_queue_is_empty (&self->active));
-  g_source_destroy (self->source);
-  g_source_unref (self->source);
+  /* Closing the kept connections calls back into the socket and timer
+   * callbacks: everything they touch goes after. */
   for (guint i = 0; i < self->idle_easies->len; i++)
     curl_easy_cleanup (g_ptr_array_index (self->idle_easies, i));
   g_ptr_array_unref (self->idle_easies);
   curl_multi_cleanup (self->multi);
+  g_source_destroy (self->source);
+  g_source_unref (self->source);
   g_hash_table_unref (self->sockets);
   close (self->epoll_fd);
   g_main_context_unref (self->context);
