@@ -12,6 +12,7 @@ typedef struct {
   guint64 bad_queries;    /* queries refused as malformed */
   guint64 evicted;        /* kept answers dropped to make room */
   guint64 busy;           /* queries refused while too many were being built */
+  guint64 parsed;         /* queries parsed (the rest were spelled as one seen before) */
 } RiAnswerCounters;
 
 /* One answer to a query, shared (read-only) by every request for it. */
@@ -52,6 +53,7 @@ RiIndexAnswer          *ri_index_answers_get_finish   (RiIndexAnswers     *self,
                                                        GAsyncResult       *result,
                                                        GError            **error);
 guint                   ri_index_answers_get_kept     (RiIndexAnswers     *self);
+guint                   ri_index_answers_get_spellings (RiIndexAnswers    *self);
 const RiAnswerCounters *ri_index_answers_get_counters (RiIndexAnswers     *self);
 
 G_END_DECLS
