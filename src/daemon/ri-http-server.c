@@ -253,31 +253,31 @@ header (struct MHD_Connection *connection, const char *name)
   return MHD_lookup_connection_value (connection, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result
-respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig *config,
-                const RiIndexAnswer *answer, gboolean dynamic)
-{
-  gboolean gzip = ri_http_accepts_gzip (header (connection, "Accept-Encoding"));
-  const char *etag = gzip ? answer->etag_gzip : answer->etag;
-  struct MHD_Response *response;
-  char cache_control[64];
-  guint status;
+/* The 200 responses to a kept answer, made once and queued again for
+ * every request of it: libmicrohttpd counts the connections sending
+ * one, and only the head of each is written per request. */
+typedef struct {
+  struct MHD_Response *responses[2][2];   /* [gzip][dynamic] */
+} Prepared;
 
-  self->counters.queries++;
-  if (ri_http_etag_matches (header (connection, "If-None-Match"), etag))
-    {
-      self->counters.not_modified++;
-      response = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
-      status = MHD_HTTP_NOT_MODIFIED;
-    }
-  else
-    {
-      response = bytes_response (gzip ? answer->gzipped : answer->body);
-      MHD_add_response_header (response, "Content-Type", "application/json");
-      if (gzip)
-        MHD_add_response_header (response, "Content-Encoding", "gzip");
-      status = MHD_HTTP_OK;
-    }
+static void
+prepared_free (gpointer data)
+{
+  Prepared *prepared = data;
+
+  for (guint i = 0; i < 2; i++)
+    for (guint j = 0; j < 2; j++)
+      if (prepared->responses[i][j] != NULL)
+        MHD_destroy_response (prepared->responses[i][j]);
+  g_free (prepared);
+}
+
+/* The headers a 200 and a 304 of an answer share. */
+static void
+add_answer_headers (struct MHD_Response *response, RiConfig *config, const char *etag, gboolean dynamic)
+{
+  char cache_control[64];
+
   if (dynamic)
     g_strlcpy (cache_control, "no-store", sizeof cache_control);
   else
@@ -285,7 +285,65 @@ respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig 
   MHD_add_response_header (response, "Cache-Control", cache_control);
   MHD_add_response_header (response, "ETag", etag);
   MHD_add_response_header (response, "Vary", "Accept-Encoding");
-  return queue (self, connection, status, response);
+}
+
+static struct MHD_Response *
+answer_response (RiConfig *config, const RiIndexAnswer *answer, gboolean gzip, gboolean dynamic)
+{
+  struct MHD_Response *response = bytes_response (gzip ? answer->gzipped : answer->body);
+
+  MHD_add_response_header (response, "Content-Type", "application/json");
+  if (gzip)
+    MHD_add_response_header (response, "Content-Encoding", "gzip");
+  add_answer_headers (response, config, gzip ? answer->etag_gzip : answer->etag, dynamic);
+  return response;
+}
+
+/* The response of @answer, to be queued and not destroyed: the answer
+ * keeps it. Only for the configuration it was made with (a request that
+ * waited may be answered one made with the previous configuration). */
+static struct MHD_Response *
+prepared_response (RiHttpServer *self, RiConfig *config, RiIndexAnswer *answer, gboolean gzip, gboolean dynamic)
+{
+  Prepared *prepared = answer->prepared;
+
+  if (config != answer->config)
+    return NULL;
+  if (prepared == NULL)
+    {
+      answer->prepared = prepared = g_new0 (Prepared, 1);
+      answer->prepared_free = prepared_free;
+    }
+  if (prepared->responses[gzip][dynamic] == NULL)
+    {
+      struct MHD_Response *response = answer_response (config, answer, gzip, dynamic);
+
+      MHD_add_response_header (response, "Server", self->server_header);
+      prepared->responses[gzip][dynamic] = response;
+    }
+  return prepared->responses[gzip][dynamic];
+}
+
+static enum MHD_Result
+respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig *config,
+                RiIndexAnswer *answer, gboolean dynamic)
+{
+  gboolean gzip = ri_http_accepts_gzip (header (connection, "Accept-Encoding"));
+  const char *etag = gzip ? answer->etag_gzip : answer->etag;
+  struct MHD_Response *response;
+
+  self->counters.queries++;
+  if (!ri_http_etag_matches (header (connection, "If-None-Match"), etag))
+    {
+      response = prepared_response (self, config, answer, gzip != FALSE, dynamic != FALSE);
+      if (response != NULL)
+        return MHD_queue_response (connection, MHD_HTTP_OK, response);
+      return queue (self, connection, MHD_HTTP_OK, answer_response (config, answer, gzip, dynamic));
+    }
+  self->counters.not_modified++;
+  response = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
+  add_answer_headers (response, config, etag, dynamic);
+  return queue (self, connection, MHD_HTTP_NOT_MODIFIED, response);
 }
 
 static enum MHD_Result

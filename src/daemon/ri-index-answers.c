@@ -63,6 +63,8 @@ G_DEFINE_TYPE (RiIndexAnswers, ri_index_answers, G_TYPE_OBJECT)
 static void
 answer_clear (RiIndexAnswer *answer)
 {
+  if (answer->prepared_free != NULL)
+    answer->prepared_free (answer->prepared);
   g_clear_pointer (&answer->config, ri_config_unref);
   g_clear_pointer (&answer->body, g_bytes_unref);
   g_clear_pointer (&answer->gzipped, g_bytes_unref);

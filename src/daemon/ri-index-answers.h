@@ -21,9 +21,13 @@ typedef struct {
   GBytes *gzipped;        /* the same, gzip-compressed */
   char *etag;             /* strong validator of body, quoted */
   char *etag_gzip;        /* strong validator of gzipped, quoted */
+  /* What the HTTP server made of it to send it again as it is (nullable),
+   * freed with it; set and used on the main thread only. */
+  gpointer prepared;
+  GDestroyNotify prepared_free;
+  RiConfig *config;       /* what it was built under */
   /*< private >*/
   guint64 generation;
-  RiConfig *config;
 } RiIndexAnswer;
 
 RiIndexAnswer *ri_index_answer_ref   (RiIndexAnswer *answer);
