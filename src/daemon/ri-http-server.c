@@ -16,6 +16,7 @@
 #include "ri-http-listener.h"
 #include "ri-http-response.h"
 #include "ri-http-server.h"
+#include "ri-http-target.h"
 #include "ri-icon-store.h"
 #include "ri-index-answers.h"
 
@@ -41,6 +42,8 @@
 /* A connection that gets nowhere for this long after its deadlines
  * (a body or an answer stalled) is closed by libmicrohttpd itself. */
 #define STALL_TIMEOUT_S 60
+/* A request target this long or shorter is split without allocating. */
+#define TARGET_BUFFER 1024
 /* A body posted to /events is read to its end to answer 413, unless it
  * goes on far beyond any notification. */
 #define MAX_DISCARDED_FACTOR 16
@@ -70,11 +73,12 @@ typedef enum {
 typedef struct {
   RiHttpServer *server;       /* (unowned) valid until completed */
   struct MHD_Connection *connection;
-  char *target;               /* (owned) the request target, as sent */
+  const char *target;         /* (nullable) the request target, as sent, kept after it */
   RequestState state;
   gboolean completed;
   RiConfig *config;           /* (owned) (nullable) what it was routed with */
   gboolean dynamic;
+  gboolean has_body;          /* it says a body follows its head */
   GByteArray *body;           /* (owned) (nullable) dropped past max_event_size */
   gsize received;
   gboolean body_read;         /* a body to discard is behind */
@@ -110,7 +114,6 @@ G_DEFINE_TYPE (RiHttpServer, ri_http_server, G_TYPE_OBJECT)
 static void
 request_clear (Request *request)
 {
-  g_free (request->target);
   g_clear_pointer (&request->config, ri_config_unref);
   g_clear_pointer (&request->body, g_byte_array_unref);
   g_free (request->registry);
@@ -581,7 +584,7 @@ begin_event (RiHttpServer *self, Request *request, const char *method, RiConfig 
   if (!ri_event_receiver_check_head (self->events, config, header (connection, "Authorization"),
                                      length ? (gint64) g_ascii_strtoull (length, NULL, 10) : -1, &error))
     {
-      if (!has_body (connection))
+      if (!request->has_body)
         return respond_event_error (self, connection, error);
       /* Answered once the body is read (and dropped), as clients expect. */
       request->error = g_steal_pointer (&error);
@@ -639,22 +642,31 @@ begin (RiHttpServer *self, Request *request, const char *method)
   struct MHD_Connection *connection = request->connection;
   RiConfig *config = ri_scheduler_get_config (self->scheduler);
   GPtrArray *serve = config->daemon.http.serve;
+  char buffer[TARGET_BUFFER];
   g_autoptr(GUri) uri = NULL;
-  g_autofree char *path = NULL;
+  g_autofree char *unescaped = NULL;
   g_autofree char *icons = NULL;
-  const char *scheme;
+  const char *path;
   const char *query;
 
-  uri = request->target ? g_uri_parse_relative (self->base, request->target, G_URI_FLAGS_ENCODED, NULL) : NULL;
-  scheme = uri ? g_uri_get_scheme (uri) : NULL;
-  /* g_uri_unescape_string() refuses %00. */
-  if (uri == NULL || (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0) ||
-      (path = g_uri_unescape_string (g_uri_get_path (uri), NULL)) == NULL)
+  if (request->target == NULL)
     return respond_text (self, connection, MHD_HTTP_BAD_REQUEST, "Bad request target");
-  query = g_uri_get_query (uri);
+  if (!ri_http_split_target (request->target, buffer, sizeof buffer, &path, &query))
+    {
+      const char *scheme;
+
+      uri = g_uri_parse_relative (self->base, request->target, G_URI_FLAGS_ENCODED, NULL);
+      scheme = uri ? g_uri_get_scheme (uri) : NULL;
+      /* g_uri_unescape_string() refuses %00. */
+      if (uri == NULL || (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0) ||
+          (unescaped = g_uri_unescape_string (g_uri_get_path (uri), NULL)) == NULL)
+        return respond_text (self, connection, MHD_HTTP_BAD_REQUEST, "Bad request target");
+      path = unescaped;
+      query = g_uri_get_query (uri);
+    }
 
   if (!request->body_read && !(g_str_equal (path, "/events") && config->daemon.http.events) &&
-      has_body (connection))
+      request->has_body)
     {
       request->state = REQUEST_DISCARD;
       mark_reading (connection);
@@ -709,9 +721,10 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
       if ((c = connection_of (connection)) != NULL)
         c->busy = TRUE;
       self->counters.requests++;
+      request->has_body = has_body (connection);
       /* Answered in the first call, libmicrohttpd takes the answer as
        * given before the request ended and closes the connection. */
-      if (!has_body (connection))
+      if (!request->has_body)
         {
           request->state = REQUEST_HEAD;
           return MHD_YES;
@@ -748,11 +761,16 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
 static void *
 request_cb (void *cls, const char *uri, struct MHD_Connection *connection)
 {
-  Request *request = g_rc_box_new0 (Request);
+  gsize length = uri ? strlen (uri) + 1 : 0;
+  /* One allocation per request, its target after it; not calloc(),
+   * which glibc serves from its slow path. */
+  Request *request = g_rc_box_alloc (sizeof (Request) + length);
 
+  memset (request, 0, sizeof *request);
   request->server = cls;
   request->connection = connection;
-  request->target = g_strdup (uri);
+  if (uri != NULL)
+    request->target = memcpy (request + 1, uri, length);
   return request;
 }
 
@@ -776,7 +794,8 @@ completed_cb (void *cls, struct MHD_Connection *connection, void **request_cls,
   if (request == NULL)
     return;
   request->completed = TRUE;
-  g_hash_table_remove (self->suspended, request);
+  if (request->state == REQUEST_WAITING)
+    g_hash_table_remove (self->suspended, request);
   request_unref (request);
   *request_cls = NULL;
 }
