@@ -16,6 +16,7 @@
 #include "ri-http-listener.h"
 #include "ri-http-response.h"
 #include "ri-http-server.h"
+#include "ri-http-target.h"
 #include "ri-icon-store.h"
 #include "ri-index-answers.h"
 
@@ -41,6 +42,16 @@
 /* A connection that gets nowhere for this long after its deadlines
  * (a body or an answer stalled) is closed by libmicrohttpd itself. */
 #define STALL_TIMEOUT_S 60
+/* What libmicrohttpd gives each connection for its request head and the
+ * head of its answer: heads up to about 7 KiB are read (Tomcat's and
+ * Jetty's limit is 8 KB; Flatpak sends 300 bytes), a larger one is
+ * answered 431 (or, within a few hundred bytes of the limit, closed).
+ * libmicrohttpd zeroes all of it after every request: its default of
+ * 32 KiB took 8% of the daemon's CPU answering 200 kept-alive
+ * connections (this, 1%). */
+#define CONNECTION_MEMORY (8 * 1024)
+/* A request target this long or shorter is split without allocating. */
+#define TARGET_BUFFER 1024
 /* A body posted to /events is read to its end to answer 413, unless it
  * goes on far beyond any notification. */
 #define MAX_DISCARDED_FACTOR 16
@@ -70,11 +81,12 @@ typedef enum {
 typedef struct {
   RiHttpServer *server;       /* (unowned) valid until completed */
   struct MHD_Connection *connection;
-  char *target;               /* (owned) the request target, as sent */
+  const char *target;         /* (nullable) the request target, as sent, kept after it */
   RequestState state;
   gboolean completed;
   RiConfig *config;           /* (owned) (nullable) what it was routed with */
   gboolean dynamic;
+  gboolean has_body;          /* it says a body follows its head */
   GByteArray *body;           /* (owned) (nullable) dropped past max_event_size */
   gsize received;
   gboolean body_read;         /* a body to discard is behind */
@@ -110,7 +122,6 @@ G_DEFINE_TYPE (RiHttpServer, ri_http_server, G_TYPE_OBJECT)
 static void
 request_clear (Request *request)
 {
-  g_free (request->target);
   g_clear_pointer (&request->config, ri_config_unref);
   g_clear_pointer (&request->body, g_byte_array_unref);
   g_free (request->registry);
@@ -253,31 +264,31 @@ header (struct MHD_Connection *connection, const char *name)
   return MHD_lookup_connection_value (connection, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result
-respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig *config,
-                const RiIndexAnswer *answer, gboolean dynamic)
-{
-  gboolean gzip = ri_http_accepts_gzip (header (connection, "Accept-Encoding"));
-  const char *etag = gzip ? answer->etag_gzip : answer->etag;
-  struct MHD_Response *response;
-  char cache_control[64];
-  guint status;
+/* The 200 responses to a kept answer, made once and queued again for
+ * every request of it: libmicrohttpd counts the connections sending
+ * one, and only the head of each is written per request. */
+typedef struct {
+  struct MHD_Response *responses[2][2];   /* [gzip][dynamic] */
+} Prepared;
 
-  self->counters.queries++;
-  if (ri_http_etag_matches (header (connection, "If-None-Match"), etag))
-    {
-      self->counters.not_modified++;
-      response = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
-      status = MHD_HTTP_NOT_MODIFIED;
-    }
-  else
-    {
-      response = bytes_response (gzip ? answer->gzipped : answer->body);
-      MHD_add_response_header (response, "Content-Type", "application/json");
-      if (gzip)
-        MHD_add_response_header (response, "Content-Encoding", "gzip");
-      status = MHD_HTTP_OK;
-    }
+static void
+prepared_free (gpointer data)
+{
+  Prepared *prepared = data;
+
+  for (guint i = 0; i < 2; i++)
+    for (guint j = 0; j < 2; j++)
+      if (prepared->responses[i][j] != NULL)
+        MHD_destroy_response (prepared->responses[i][j]);
+  g_free (prepared);
+}
+
+/* The headers a 200 and a 304 of an answer share. */
+static void
+add_answer_headers (struct MHD_Response *response, RiConfig *config, const char *etag, gboolean dynamic)
+{
+  char cache_control[64];
+
   if (dynamic)
     g_strlcpy (cache_control, "no-store", sizeof cache_control);
   else
@@ -285,7 +296,65 @@ respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig 
   MHD_add_response_header (response, "Cache-Control", cache_control);
   MHD_add_response_header (response, "ETag", etag);
   MHD_add_response_header (response, "Vary", "Accept-Encoding");
-  return queue (self, connection, status, response);
+}
+
+static struct MHD_Response *
+answer_response (RiConfig *config, const RiIndexAnswer *answer, gboolean gzip, gboolean dynamic)
+{
+  struct MHD_Response *response = bytes_response (gzip ? answer->gzipped : answer->body);
+
+  MHD_add_response_header (response, "Content-Type", "application/json");
+  if (gzip)
+    MHD_add_response_header (response, "Content-Encoding", "gzip");
+  add_answer_headers (response, config, gzip ? answer->etag_gzip : answer->etag, dynamic);
+  return response;
+}
+
+/* The response of @answer, to be queued and not destroyed: the answer
+ * keeps it. Only for the configuration it was made with (a request that
+ * waited may be answered one made with the previous configuration). */
+static struct MHD_Response *
+prepared_response (RiHttpServer *self, RiConfig *config, RiIndexAnswer *answer, gboolean gzip, gboolean dynamic)
+{
+  Prepared *prepared = answer->prepared;
+
+  if (config != answer->config)
+    return NULL;
+  if (prepared == NULL)
+    {
+      answer->prepared = prepared = g_new0 (Prepared, 1);
+      answer->prepared_free = prepared_free;
+    }
+  if (prepared->responses[gzip][dynamic] == NULL)
+    {
+      struct MHD_Response *response = answer_response (config, answer, gzip, dynamic);
+
+      MHD_add_response_header (response, "Server", self->server_header);
+      prepared->responses[gzip][dynamic] = response;
+    }
+  return prepared->responses[gzip][dynamic];
+}
+
+static enum MHD_Result
+respond_answer (RiHttpServer *self, struct MHD_Connection *connection, RiConfig *config,
+                RiIndexAnswer *answer, gboolean dynamic)
+{
+  gboolean gzip = ri_http_accepts_gzip (header (connection, "Accept-Encoding"));
+  const char *etag = gzip ? answer->etag_gzip : answer->etag;
+  struct MHD_Response *response;
+
+  self->counters.queries++;
+  if (!ri_http_etag_matches (header (connection, "If-None-Match"), etag))
+    {
+      response = prepared_response (self, config, answer, gzip != FALSE, dynamic != FALSE);
+      if (response != NULL)
+        return MHD_queue_response (connection, MHD_HTTP_OK, response);
+      return queue (self, connection, MHD_HTTP_OK, answer_response (config, answer, gzip, dynamic));
+    }
+  self->counters.not_modified++;
+  response = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
+  add_answer_headers (response, config, etag, dynamic);
+  return queue (self, connection, MHD_HTTP_NOT_MODIFIED, response);
 }
 
 static enum MHD_Result
@@ -523,7 +592,7 @@ begin_event (RiHttpServer *self, Request *request, const char *method, RiConfig 
   if (!ri_event_receiver_check_head (self->events, config, header (connection, "Authorization"),
                                      length ? (gint64) g_ascii_strtoull (length, NULL, 10) : -1, &error))
     {
-      if (!has_body (connection))
+      if (!request->has_body)
         return respond_event_error (self, connection, error);
       /* Answered once the body is read (and dropped), as clients expect. */
       request->error = g_steal_pointer (&error);
@@ -581,22 +650,31 @@ begin (RiHttpServer *self, Request *request, const char *method)
   struct MHD_Connection *connection = request->connection;
   RiConfig *config = ri_scheduler_get_config (self->scheduler);
   GPtrArray *serve = config->daemon.http.serve;
+  char buffer[TARGET_BUFFER];
   g_autoptr(GUri) uri = NULL;
-  g_autofree char *path = NULL;
+  g_autofree char *unescaped = NULL;
   g_autofree char *icons = NULL;
-  const char *scheme;
+  const char *path;
   const char *query;
 
-  uri = request->target ? g_uri_parse_relative (self->base, request->target, G_URI_FLAGS_ENCODED, NULL) : NULL;
-  scheme = uri ? g_uri_get_scheme (uri) : NULL;
-  /* g_uri_unescape_string() refuses %00. */
-  if (uri == NULL || (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0) ||
-      (path = g_uri_unescape_string (g_uri_get_path (uri), NULL)) == NULL)
+  if (request->target == NULL)
     return respond_text (self, connection, MHD_HTTP_BAD_REQUEST, "Bad request target");
-  query = g_uri_get_query (uri);
+  if (!ri_http_split_target (request->target, buffer, sizeof buffer, &path, &query))
+    {
+      const char *scheme;
+
+      uri = g_uri_parse_relative (self->base, request->target, G_URI_FLAGS_ENCODED, NULL);
+      scheme = uri ? g_uri_get_scheme (uri) : NULL;
+      /* g_uri_unescape_string() refuses %00. */
+      if (uri == NULL || (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0) ||
+          (unescaped = g_uri_unescape_string (g_uri_get_path (uri), NULL)) == NULL)
+        return respond_text (self, connection, MHD_HTTP_BAD_REQUEST, "Bad request target");
+      path = unescaped;
+      query = g_uri_get_query (uri);
+    }
 
   if (!request->body_read && !(g_str_equal (path, "/events") && config->daemon.http.events) &&
-      has_body (connection))
+      request->has_body)
     {
       request->state = REQUEST_DISCARD;
       mark_reading (connection);
@@ -651,9 +729,10 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
       if ((c = connection_of (connection)) != NULL)
         c->busy = TRUE;
       self->counters.requests++;
+      request->has_body = has_body (connection);
       /* Answered in the first call, libmicrohttpd takes the answer as
        * given before the request ended and closes the connection. */
-      if (!has_body (connection))
+      if (!request->has_body)
         {
           request->state = REQUEST_HEAD;
           return MHD_YES;
@@ -690,11 +769,16 @@ access_cb (void *cls, struct MHD_Connection *connection, const char *url, const 
 static void *
 request_cb (void *cls, const char *uri, struct MHD_Connection *connection)
 {
-  Request *request = g_rc_box_new0 (Request);
+  gsize length = uri ? strlen (uri) + 1 : 0;
+  /* One allocation per request, its target after it; not calloc(),
+   * which glibc serves from its slow path. */
+  Request *request = g_rc_box_alloc (sizeof (Request) + length);
 
+  memset (request, 0, sizeof *request);
   request->server = cls;
   request->connection = connection;
-  request->target = g_strdup (uri);
+  if (uri != NULL)
+    request->target = memcpy (request + 1, uri, length);
   return request;
 }
 
@@ -718,7 +802,8 @@ completed_cb (void *cls, struct MHD_Connection *connection, void **request_cls,
   if (request == NULL)
     return;
   request->completed = TRUE;
-  g_hash_table_remove (self->suspended, request);
+  if (request->state == REQUEST_WAITING)
+    g_hash_table_remove (self->suspended, request);
   request_unref (request);
   *request_cls = NULL;
 }
@@ -973,6 +1058,7 @@ start_engine (RiHttpServer *self, GError **error)
                                 MHD_OPTION_URI_LOG_CALLBACK, request_cb, self,
                                 MHD_OPTION_NOTIFY_COMPLETED, completed_cb, self,
                                 MHD_OPTION_NOTIFY_CONNECTION, connection_cb, self,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY,
                                 MHD_OPTION_CONNECTION_TIMEOUT,
                                 (unsigned int) (MAX (http->request_timeout_s, http->idle_timeout_s) + STALL_TIMEOUT_S),
                                 MHD_OPTION_END);

@@ -2,12 +2,15 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "ri-error.h"
 #include "ri-icon-store.h"
 #include "ri-index-answers.h"
 #include "ri-index-query.h"
 #include "ri-index-writer.h"
 #include "ri-kept-answers.h"
+#include "ri-spellings.h"
 
 /**
  * RiIndexAnswers:
@@ -18,6 +21,11 @@
  * loop), kept with its gzip form and a strong ETag of its bytes, and
  * shared by every request for it until the model changes or it is the
  * least recently used one when room is needed.
+ *
+ * Clients repeat a query spelled the same way (Flatpak, every time), so
+ * what a spelling means is remembered too: a spelling seen before finds
+ * its kept answer without being parsed again, through the same checks of
+ * the model and the configuration.
  */
 
 #define MAX_ANSWERS 256
@@ -26,6 +34,11 @@
  * refused, so that a flood of them cannot take every thread and all
  * memory (and a kept answer is still answered meanwhile). */
 #define MAX_BUILDING 8
+/* Spellings remembered, in each of their two lists (ri-spellings.c). */
+#define MAX_SPELLINGS 1024
+#define MAX_SPELLING_BYTES (1024 * 1024)
+/* A spelling this long or shorter is looked up without allocating. */
+#define SPELLING_BUFFER 512
 
 /* An answer being built, and the requests waiting for it. */
 typedef struct {
@@ -37,7 +50,8 @@ struct _RiIndexAnswers {
   GObject parent_instance;
 
   RiIndexer *indexer;         /* (owned) */
-  RiKeptAnswers *kept;        /* (owned) "index\nquery" → RiIndexAnswer */
+  RiKeptAnswers *kept;        /* (owned) "index\ncanonical query" → RiIndexAnswer */
+  RiSpellings *spellings;     /* (owned) "index\nquery as sent" → "index\ncanonical query" */
   GHashTable *building;       /* (owned) key → Building */
   RiConfig *icons_config;     /* (owned) (nullable) what icons was made for */
   RiIconStore *icons;         /* (owned) (nullable) */
@@ -49,6 +63,8 @@ G_DEFINE_TYPE (RiIndexAnswers, ri_index_answers, G_TYPE_OBJECT)
 static void
 answer_clear (RiIndexAnswer *answer)
 {
+  if (answer->prepared_free != NULL)
+    answer->prepared_free (answer->prepared);
   g_clear_pointer (&answer->config, ri_config_unref);
   g_clear_pointer (&answer->body, g_bytes_unref);
   g_clear_pointer (&answer->gzipped, g_bytes_unref);
@@ -82,6 +98,7 @@ ri_index_answers_finalize (GObject *object)
   RiIndexAnswers *self = RI_INDEX_ANSWERS (object);
 
   ri_kept_answers_free (self->kept);
+  ri_spellings_free (self->spellings);
   g_hash_table_unref (self->building);
   g_clear_object (&self->indexer);
   g_clear_object (&self->icons);
@@ -99,6 +116,7 @@ static void
 ri_index_answers_init (RiIndexAnswers *self)
 {
   self->kept = ri_kept_answers_new (MAX_ANSWERS, MAX_KEPT_BYTES, (GDestroyNotify) ri_index_answer_unref);
+  self->spellings = ri_spellings_new (MAX_SPELLINGS, MAX_SPELLING_BYTES);
   self->building = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) building_free);
 }
 
@@ -122,6 +140,13 @@ guint
 ri_index_answers_get_kept (RiIndexAnswers *self)
 {
   return ri_kept_answers_get_count (self->kept);
+}
+
+/* Query spellings remembered (what they mean, not their answers). */
+guint
+ri_index_answers_get_spellings (RiIndexAnswers *self)
+{
+  return ri_spellings_get_count (self->spellings);
 }
 
 /* Building an answer, in a worker thread. */
@@ -231,35 +256,41 @@ icons_for (RiIndexAnswers *self, RiConfig *config)
   return g_object_ref (self->icons);
 }
 
-/* What a query is kept under, or NULL (@error set) when it is malformed
- * or the index has no model yet. */
+/* What a query is kept under, or NULL (@error set) when it is malformed. */
 static char *
-key_for (RiIndexAnswers *self, const RiIndexConfig *index, const char *query, RiIndexQuery **parsed,
-         RiRegistryModel **model, guint64 *generation, GError **error)
+parse_key (RiIndexAnswers *self, const RiIndexConfig *index, const char *query, RiIndexQuery **parsed,
+           GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(RiIndexQuery) local_query = ri_index_query_parse (query, &local_error);
+  g_autoptr(RiIndexQuery) local_query = NULL;
+  char *key;
 
+  self->counters.parsed++;
+  local_query = ri_index_query_parse (query, &local_error);
   if (local_query == NULL)
     {
       self->counters.bad_queries++;
       g_set_error (error, RI_ERROR, RI_ERROR_BAD_REQUEST, "Bad query: %s", local_error->message);
       return NULL;
     }
-  *model = ri_indexer_get_model (self->indexer, index->name, generation);
-  if (*model == NULL)
-    {
-      g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
-                   "Index '%s' has not been built yet: no scan of its registry has succeeded so far",
-                   index->name);
-      return NULL;
-    }
-  {
-    char *key = g_strconcat (index->name, "\n", ri_index_query_get_canonical (local_query), NULL);
-    if (parsed != NULL)
-      *parsed = g_steal_pointer (&local_query);
-    return key;
-  }
+  key = g_strconcat (index->name, "\n", ri_index_query_get_canonical (local_query), NULL);
+  if (parsed != NULL)
+    *parsed = g_steal_pointer (&local_query);
+  return key;
+}
+
+/* The model @index answers from (transfer none), or NULL (@error set)
+ * before its first scan. */
+static RiRegistryModel *
+model_of (RiIndexAnswers *self, const RiIndexConfig *index, guint64 *generation, GError **error)
+{
+  RiRegistryModel *model = ri_indexer_get_model (self->indexer, index->name, generation);
+
+  if (model == NULL)
+    g_set_error (error, RI_ERROR, RI_ERROR_NOT_FOUND,
+                 "Index '%s' has not been built yet: no scan of its registry has succeeded so far",
+                 index->name);
+  return model;
 }
 
 static RiIndexAnswer *
@@ -277,6 +308,21 @@ lookup_key (RiIndexAnswers *self, RiConfig *config, const char *key, guint64 gen
   return ri_index_answer_ref (answer);
 }
 
+/* "index\nquery as sent", in @buffer when it fits (else in *@allocated). */
+static const char *
+spelling_of (const RiIndexConfig *index, const char *query, char buffer[SPELLING_BUFFER], char **allocated)
+{
+  gsize name_length = strlen (index->name);
+  gsize query_length = query ? strlen (query) : 0;
+
+  if (name_length + 1 + query_length >= SPELLING_BUFFER)
+    return *allocated = g_strconcat (index->name, "\n", query, NULL);
+  memcpy (buffer, index->name, name_length);
+  buffer[name_length] = '\n';
+  memcpy (buffer + name_length + 1, query ? query : "", query_length + 1);
+  return buffer;
+}
+
 /* The kept answer to @query, at once; NULL without an error when it has
  * to be built (ri_index_answers_get_async()). */
 RiIndexAnswer *
@@ -287,12 +333,24 @@ ri_index_answers_lookup (RiIndexAnswers    *self,
                          GError           **error)
 {
   const RiIndexConfig *index = ri_config_get_index (config, serve->index);
-  g_autofree char *key = NULL;
-  RiRegistryModel *model = NULL;
+  char buffer[SPELLING_BUFFER];
+  g_autofree char *allocated = NULL;
+  const char *spelling = spelling_of (index, query, buffer, &allocated);
+  const char *key = ri_spellings_lookup (self->spellings, spelling);
+  g_autofree char *parsed_key = NULL;
   guint64 generation = 0;
 
-  key = key_for (self, index, query, NULL, &model, &generation, error);
+  /* A spelling seen before was parsed then: what is left to check is
+   * what the answer was made from. */
   if (key == NULL)
+    {
+      parsed_key = parse_key (self, index, query, NULL, error);
+      if (parsed_key == NULL)
+        return NULL;
+      ri_spellings_insert (self->spellings, spelling, parsed_key);
+      key = parsed_key;
+    }
+  if (model_of (self, index, &generation, error) == NULL)
     return NULL;
   return lookup_key (self, config, key, generation);
 }
@@ -319,8 +377,8 @@ ri_index_answers_get_async (RiIndexAnswers     *self,
   g_autoptr(GTask) build_task = NULL;
 
   g_task_set_source_tag (task, ri_index_answers_get_async);
-  key = key_for (self, index, query, &parsed, &model, &generation, &error);
-  if (key == NULL)
+  if ((key = parse_key (self, index, query, &parsed, &error)) == NULL ||
+      (model = model_of (self, index, &generation, &error)) == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -12,6 +12,7 @@ typedef struct {
   guint64 bad_queries;    /* queries refused as malformed */
   guint64 evicted;        /* kept answers dropped to make room */
   guint64 busy;           /* queries refused while too many were being built */
+  guint64 parsed;         /* queries parsed (the rest were spelled as one seen before) */
 } RiAnswerCounters;
 
 /* One answer to a query, shared (read-only) by every request for it. */
@@ -20,9 +21,13 @@ typedef struct {
   GBytes *gzipped;        /* the same, gzip-compressed */
   char *etag;             /* strong validator of body, quoted */
   char *etag_gzip;        /* strong validator of gzipped, quoted */
+  /* What the HTTP server made of it to send it again as it is (nullable),
+   * freed with it; set and used on the main thread only. */
+  gpointer prepared;
+  GDestroyNotify prepared_free;
+  RiConfig *config;       /* what it was built under */
   /*< private >*/
   guint64 generation;
-  RiConfig *config;
 } RiIndexAnswer;
 
 RiIndexAnswer *ri_index_answer_ref   (RiIndexAnswer *answer);
@@ -52,6 +57,7 @@ RiIndexAnswer          *ri_index_answers_get_finish   (RiIndexAnswers     *self,
                                                        GAsyncResult       *result,
                                                        GError            **error);
 guint                   ri_index_answers_get_kept     (RiIndexAnswers     *self);
+guint                   ri_index_answers_get_spellings (RiIndexAnswers    *self);
 const RiAnswerCounters *ri_index_answers_get_counters (RiIndexAnswers     *self);
 
 G_END_DECLS

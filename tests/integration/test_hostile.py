@@ -204,6 +204,22 @@ class RequestFormsTest(HostileTestCase):
         self.assert_answers()
 
 
+class RequestHeadTest(HostileTestCase):
+    def test_heads_up_to_about_7_kib_are_answered(self):
+        self.start()
+        self.assert_answers()
+        for size, expected in [(1024, 200), (6 * 1024, 200), (8 * 1024, 431), (64 * 1024, 431)]:
+            s = connect(self.port)
+            try:
+                s.sendall(("GET /index/static?%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: %s\r\n\r\n"
+                           % (FLATPAK_QUERY, "a" * size)).encode())
+                self.assertEqual(status_of(read_all(s)), expected, size)
+            finally:
+                s.close()
+        self.wait_counter("connections-open", 0)
+        self.assert_answers()
+
+
 class EventBodiesTest(HostileTestCase):
     def post(self, raw):
         s = connect(self.port)
