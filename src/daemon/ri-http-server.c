@@ -198,6 +198,11 @@ mhd_source_new (struct MHD_Daemon *mhd)
   s->mhd = mhd;
   s->tag = g_source_add_unix_fd (source, info->epoll_fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
   g_source_set_static_name (source, "libmicrohttpd");
+  /* GLib blocks a source that cannot recurse while it is dispatched, by
+   * taking its descriptor out of the poll set and putting it back: two
+   * eventfd writes and a read for every dispatch. Nothing libmicrohttpd
+   * calls runs a nested main loop, so no recursion can happen. */
+  g_source_set_can_recurse (source, TRUE);
   return source;
 }
 
