@@ -167,7 +167,10 @@ curl_check (GSource *source)
 static gboolean
 curl_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  process_until_idle (((CurlSource *) source)->self);
+  /* A completion may drop the last reference to the session. */
+  g_autoptr(RiCurlSession) self = g_object_ref (((CurlSource *) source)->self);
+
+  process_until_idle (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -269,8 +272,12 @@ static int
 close_socket_cb (void *user_data, curl_socket_t fd)
 {
   RiCurlSession *self = user_data;
+  Socket *socket = socket_lookup (self, fd, FALSE);
 
-  /* Closing takes it out of the epoll set. */
+  /* Closing takes a descriptor out of the epoll set only if nothing else
+   * (a child between fork and exec) still holds the socket. */
+  if (socket != NULL)
+    socket_unwatch (self, fd, socket);
   g_hash_table_remove (self->sockets, GINT_TO_POINTER (fd));
   return close (fd);
 }
@@ -290,12 +297,28 @@ static void
 transfer_free (Transfer *transfer)
 {
   if (transfer->easy != NULL)
-    g_ptr_array_add (transfer->self->idle_easies, transfer->easy);
+    {
+      /* Nothing in a kept handle may point into this transfer. */
+      curl_easy_setopt (transfer->easy, CURLOPT_PRIVATE, NULL);
+      curl_easy_setopt (transfer->easy, CURLOPT_HTTPHEADER, NULL);
+      curl_easy_setopt (transfer->easy, CURLOPT_ERRORBUFFER, NULL);
+      curl_easy_setopt (transfer->easy, CURLOPT_HEADERDATA, NULL);
+      curl_easy_setopt (transfer->easy, CURLOPT_WRITEDATA, NULL);
+      g_ptr_array_add (transfer->self->idle_easies, transfer->easy);
+    }
   wipe_headers (transfer->headers);
   g_clear_pointer (&transfer->response_headers, g_ptr_array_unref);
   g_clear_pointer (&transfer->body, g_byte_array_unref);
   g_clear_object (&transfer->cancellable);
   g_free (transfer);
+}
+
+/* A redirect's or a challenge's body says nothing the client reads: it
+ * is neither kept nor held to the size limit. */
+static gboolean
+is_discarded_status (long status)
+{
+  return (status >= 300 && status < 400) || status == 401;
 }
 
 static size_t
@@ -320,7 +343,8 @@ header_cb (char *buffer, size_t size, size_t n, void *user_data)
 
       curl_easy_getinfo (transfer->easy, CURLINFO_RESPONSE_CODE, &status);
       curl_easy_getinfo (transfer->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-      if (status >= 200 && !transfer->head && announced > 0 && (guint64) announced > transfer->max_size)
+      if (status >= 200 && !is_discarded_status (status) && !transfer->head && announced > 0 &&
+          (guint64) announced > transfer->max_size)
         {
           transfer->too_large = TRUE;
           transfer->announced_length = announced;
@@ -352,7 +376,11 @@ write_cb (char *data, size_t size, size_t n, void *user_data)
 {
   Transfer *transfer = user_data;
   gsize length = size * n;
+  long status = 0;
 
+  curl_easy_getinfo (transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (is_discarded_status (status))
+    return length;
   if (transfer->body == NULL)
     {
       curl_off_t announced = -1;
@@ -368,6 +396,16 @@ write_cb (char *data, size_t size, size_t n, void *user_data)
     }
   g_byte_array_append (transfer->body, (const guint8 *) data, length);
   return length;
+}
+
+/* OpenSSL names every failure on a TLS connection "SSL_read",
+ * "SSL_connect"...; the peer's refusal is the one that carries an alert
+ * (or fails the handshake outright). */
+static gboolean
+is_tls_refusal (const char *detail)
+{
+  return strstr (detail, "alert") != NULL || strstr (detail, "handshake failure") != NULL ||
+         strstr (detail, "wrong version number") != NULL || strstr (detail, "no protocols available") != NULL;
 }
 
 static GError *
@@ -389,19 +427,32 @@ transfer_error (Transfer *transfer, CURLcode code)
     case CURLE_PEER_FAILED_VERIFICATION:
       return g_error_new (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE, "%s", detail);
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
+      /* A connection dropped during the handshake is a dropped
+       * connection, worth another try; a refusal is not. */
+      if (!is_tls_refusal (detail))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "%s", detail);
+      return g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "%s", detail);
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_CLIENTCERT:
       return g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "%s", detail);
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      /* Our own files, not the registry: the same next time. */
+      return g_error_new (RI_ERROR, RI_ERROR_CONFIG, "TLS: %s (check ca_certificate, client_certificate and "
+                          "client_key)", detail);
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
       /* TLS 1.3 sends a refusal of the client's certificate after the
-       * handshake: it arrives with the first read. */
-      if (strstr (detail, "SSL") != NULL || strstr (detail, "TLS") != NULL)
+       * handshake, as an alert that arrives with the first read; any
+       * other failure here is a connection dropped. */
+      if (is_tls_refusal (detail))
         return g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "%s", detail);
-      return g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s", detail);
+      return g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "%s", detail);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_BAD_CONTENT_ENCODING:
+      return g_error_new (RI_ERROR, RI_ERROR_PROTOCOL, "%s", detail);
     default:
       return g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s", detail);
     }
@@ -497,7 +548,13 @@ process (RiCurlSession *self)
                      ((events[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                      ((events[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
 
-          if (socket != NULL && !socket->wanted)
+          if (socket == NULL)
+            {
+              /* Not ours to watch (any more). */
+              epoll_ctl (self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+              continue;
+            }
+          if (!socket->wanted)
             {
               /* An idle connection stirs: libcurl sees to it on reuse. */
               socket_unwatch (self, fd, socket);
@@ -555,6 +612,9 @@ easy_new (RiCurlSession *self)
     return NULL;
   curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+  /* Removing a handle that is still resolving a name would otherwise
+   * wait for the resolver thread, in the main loop. */
+  curl_easy_setopt (easy, CURLOPT_QUICK_EXIT, 1L);
   /* HTTP/2 buys nothing for one request per connection at a time, and
    * one well-known path is easier to trust than two. */
   curl_easy_setopt (easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);

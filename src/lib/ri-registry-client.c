@@ -587,7 +587,7 @@ static void
 handle_unauthorized (RiRegistryClient *self, GTask *task)
 {
   Request *request = g_task_get_task_data (task);
-  const char *header = ri_curl_response_get_header (request->response, "WWW-Authenticate");
+  g_autofree char *header = ri_curl_response_get_list (request->response, "WWW-Authenticate");
   g_autoptr(GPtrArray) challenges = ri_auth_challenges_parse (header);
   RiAuthChallenge *bearer = NULL, *basic = NULL;
   g_autofree char *who = describe_user (self);

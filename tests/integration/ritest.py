@@ -166,17 +166,24 @@ class RegistryTestCase(TempDirTestCase):
 
 
 class LoopbackServer:
-    """An HTTP server of the tests' own on 127.0.0.1, in a thread."""
+    """An HTTP server of the tests' own on 127.0.0.1, in a thread; with
+    tls=(certificate, key), an HTTPS one."""
 
-    def __init__(self, handler_class):
+    def __init__(self, handler_class, tls=None):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
         self.server.daemon_threads = True
+        self.tls = tls
+        if tls:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.server.server_address[1])
 
     def close(self):
         self.server.shutdown()

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -144,12 +145,13 @@ class FaultProxy(ritest.LoopbackServer):
       ("status", code, headers)  answer with that status instead
       ("stall",)                 send headers, then nothing until closed
       ("cut",)                   send half of the body, then close
+      ("reset",)                 send half of the body, then reset the connection
       ("garbage",)               replace the body with junk of the same length
       ("redirect", url)          answer 307 to url + the request path
     Every request is recorded with its headers, and the connection it
     came on."""
 
-    def __init__(self, upstream_port, upstream_headers=None, delay=0):
+    def __init__(self, upstream_port, upstream_headers=None, delay=0, tls=None):
         self.upstream_port = upstream_port
         self.upstream_headers = upstream_headers or {}
         self.delay = delay
@@ -169,7 +171,7 @@ class FaultProxy(ritest.LoopbackServer):
             do_GET = handle_one
             do_HEAD = handle_one
 
-        super().__init__(Handler)
+        super().__init__(Handler, tls=tls)
 
     def add(self, pattern, fault, count=1):
         with self.lock:
@@ -247,6 +249,15 @@ class FaultProxy(ritest.LoopbackServer):
                 handler.wfile.write(body[: len(body) // 2])
                 handler.wfile.flush()
                 handler.connection.shutdown(socket.SHUT_RDWR)
+                handler.close_connection = True
+                return
+            if fault and fault[0] == "reset":
+                handler.wfile.write(body[: len(body) // 2])
+                handler.wfile.flush()
+                # Linger 0: the close sends a RST, as a load balancer
+                # dropping the connection does (no TLS close_notify).
+                handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                os.close(handler.connection.detach())
                 handler.close_connection = True
                 return
             if fault and fault[0] == "garbage":

@@ -343,6 +343,21 @@ class FaultTest(AuthTestCase):
         self.run_through_proxy()
         self.assert_complete()
 
+    def test_tls_connection_reset_mid_body_is_retried(self):
+        # Over TLS, OpenSSL reports a dropped connection as an "SSL_read"
+        # failure: still a dropped connection, retried, not a TLS refusal.
+        ca = services.make_ca(self.path("ca"))
+        proxy = services.FaultProxy(self.registry.port, tls=(ca["server.pem"], ca["server.key"]))
+        self.addCleanup(proxy.close)
+        proxy.add(r"/v2/app/manifests/latest$", ("reset",), count=1)
+        result = self.index("    ca_certificate: %s\n    timeout: 2\n    retries: 2\n" % ca["ca.pem"],
+                            url=proxy.url)
+        self.assertNotIn("TLS:", result.stderr)
+        self.assertIn("retrying", result.stderr)
+        self.assertEqual(proxy.count(r"/v2/app/manifests/latest$"), 2)
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
     def test_connection_cut_every_time(self):
         self.proxy.add(r"/v2/app/manifests/latest$", ("cut",), count=None)
         result = self.run_through_proxy(check=1)

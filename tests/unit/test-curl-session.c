@@ -80,6 +80,10 @@ connection_thread (gpointer data)
         send_text (socket, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
                            "0123456789012345678901234567890123456789012345678901234567890123456789"
                            "012345678901234567890123456789");
+      else if (strstr (head->str, " /moved ") != NULL)
+        send_text (socket, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /hello\r\nContent-Length: 100\r\n\r\n"
+                           "0123456789012345678901234567890123456789012345678901234567890123456789"
+                           "012345678901234567890123456789");
       else if (strstr (head->str, " /chunked ") != NULL)
         send_text (socket, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                            "a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n");
@@ -269,6 +273,14 @@ test_size_limit (void)
   g_assert_error (error, RI_ERROR, RI_ERROR_TOO_LARGE);
   g_assert_cmpstr (error->message, ==, "the response is larger than the limit of 15 bytes");
   g_clear_error (&error);
+
+  /* A redirect's body is neither kept nor held to the limit. */
+  response = exchange (session, server, "GET", "/moved", 10, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (response->status, ==, 307);
+  g_assert_cmpstr (ri_curl_response_get_header (response, "Location"), ==, "/hello");
+  g_assert_cmpuint (g_bytes_get_size (response->body), ==, 0);
+  g_clear_pointer (&response, ri_curl_response_free);
 
   /* At the limit exactly, both are whole. */
   response = exchange (session, server, "GET", "/chunked", 20, NULL, &error);
