@@ -13,6 +13,7 @@ import signal
 import threading
 
 import ritest
+import services
 from ritest import ri_testdata
 
 FLATPAK_QUERY = "label%3Aorg.flatpak.ref%3Aexists=1&architecture={arch}&os=linux&tag={tag}"
@@ -54,7 +55,7 @@ def answers(port):
     return result
 
 
-class GatedProxy(ritest.LoopbackServer):
+class GatedProxy(services.FaultProxy):
     """Passes requests on to a registry, or holds them until opened: a
     scan that cannot end until the test says so."""
 
@@ -62,33 +63,14 @@ class GatedProxy(ritest.LoopbackServer):
         self.gate = threading.Event()
         self.gate.set()
         self.held = 0
-        outer = self
+        super().__init__(upstream_port)
 
-        class Handler(ritest.QuietHandler):
-            def do_GET(self):
-                if not outer.gate.is_set():
-                    outer.held += 1
-                    outer.gate.wait(timeout=120)
-                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                    upstream.request(self.command, self.path, headers=headers)
-                    response = upstream.getresponse()
-                    body = response.read()
-                finally:
-                    upstream.close()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in ("connection", "transfer-encoding", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            do_HEAD = do_GET
-
-        super().__init__(Handler)
+    def serve(self, handler):
+        if not self.gate.is_set():
+            with self.lock:
+                self.held += 1
+            self.gate.wait(timeout=120)
+        super().serve(handler)
 
     def close(self):
         self.gate.set()
