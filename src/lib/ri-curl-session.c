@@ -60,6 +60,7 @@ typedef struct {
   GByteArray *body;           /* (owned) (nullable) */
   gsize max_size;
   gboolean head;
+  gboolean discard;           /* the body of this status is not kept */
   gboolean too_large;
   gint64 announced_length;    /* a Content-Length over the limit, or -1 */
   GCancellable *cancellable;  /* (owned) (nullable) */
@@ -343,7 +344,8 @@ header_cb (char *buffer, size_t size, size_t n, void *user_data)
 
       curl_easy_getinfo (transfer->easy, CURLINFO_RESPONSE_CODE, &status);
       curl_easy_getinfo (transfer->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-      if (status >= 200 && !is_discarded_status (status) && !transfer->head && announced > 0 &&
+      transfer->discard = is_discarded_status (status);
+      if (status >= 200 && !transfer->discard && !transfer->head && announced > 0 &&
           (guint64) announced > transfer->max_size)
         {
           transfer->too_large = TRUE;
@@ -366,7 +368,7 @@ header_cb (char *buffer, size_t size, size_t n, void *user_data)
   colon = memchr (buffer, ':', length);
   if (colon == NULL || colon == buffer)
     return size * n;
-  g_ptr_array_add (transfer->response_headers, g_ascii_strdown (buffer, colon - buffer));
+  g_ptr_array_add (transfer->response_headers, g_strndup (buffer, colon - buffer));
   g_ptr_array_add (transfer->response_headers, g_strstrip (g_strndup (colon + 1, length - (colon + 1 - buffer))));
   return size * n;
 }
@@ -376,10 +378,8 @@ write_cb (char *data, size_t size, size_t n, void *user_data)
 {
   Transfer *transfer = user_data;
   gsize length = size * n;
-  long status = 0;
 
-  curl_easy_getinfo (transfer->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (is_discarded_status (status))
+  if (transfer->discard)
     return length;
   if (transfer->body == NULL)
     {

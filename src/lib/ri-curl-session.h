@@ -18,8 +18,9 @@ typedef struct {
 typedef struct {
   guint status;
   GBytes *body;           /* (owned) (nullable): NULL for HEAD */
-  GPtrArray *headers;     /* (owned) (element-type utf8) name, value, name, value...;
-                           * names lower-cased, in the order they came */
+  GPtrArray *headers;     /* (owned) (element-type utf8) name, value, name, value...
+                           * in the order they came; look them up with the
+                           * functions below, which ignore the names' case */
 } RiCurlResponse;
 
 void        ri_curl_response_free       (RiCurlResponse *response);
