@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ri-auth-challenge.h"
-#include "ri-curl-session.h"
+#include "ri-http-session.h"
 #include "ri-error.h"
 #include "ri-json.h"
 #include "ri-registry-client.h"
@@ -16,7 +16,7 @@
  * RiRegistryClient:
  *
  * Everything about talking to one registry: a bounded queue of requests
- * over one RiCurlSession, authentication (Bearer tokens per scope, Basic),
+ * over one RiHttpSession, authentication (Bearer tokens per scope, Basic),
  * TLS with an extra CA or a client certificate, redirects, time-outs,
  * retries, size limits, and error messages that name the URL.
  */
@@ -72,7 +72,7 @@ struct _RiRegistryClient {
   char *base_url;           /* (owned) */
   char *origin_host;        /* (owned) lower-cased */
   int origin_port;
-  RiCurlSession *session;   /* (owned) */
+  RiHttpSession *session;   /* (owned) */
   guint max_connections;
   guint retries;
   guint in_flight;
@@ -105,7 +105,7 @@ typedef struct {
   guint redirects;
   gboolean auth_retried;
   guint backoff_total_ms;
-  RiCurlResponse *response; /* (owned) (nullable) of the last exchange */
+  RiHttpResponse *response; /* (owned) (nullable) of the last exchange */
 } Request;
 
 static void start_attempt (RiRegistryClient *self, GTask *task);
@@ -140,7 +140,7 @@ token_free (Token *token)
 static void
 request_reset (Request *request)
 {
-  g_clear_pointer (&request->response, ri_curl_response_free);
+  g_clear_pointer (&request->response, ri_http_response_free);
 }
 
 static void
@@ -212,7 +212,7 @@ ri_registry_client_new (const RiRegistryConfig *config)
     /* Connections are kept to the concurrency we queue at, plus the
      * token fetches; the time-out bounds connecting and each silence, so
      * a stalled registry fails the request instead of hanging the run. */
-    RiCurlSessionOptions options = {
+    RiHttpSessionOptions options = {
       .max_connections = self->max_connections + 2,
       .timeout_s = config->timeout_s,
       .tls_verify = config->tls_verify,
@@ -221,7 +221,7 @@ ri_registry_client_new (const RiRegistryConfig *config)
       .client_key = config->client_key,
       .user_agent = "regindexer/" PACKAGE_VERSION,
     };
-    self->session = ri_curl_session_new (&options);
+    self->session = ri_http_session_new (&options);
   }
   return self;
 }
@@ -508,14 +508,14 @@ parse_retry_after (const char *value)
 static RiResponse *
 response_new (Request *request)
 {
-  RiCurlResponse *exchange = request->response;
+  RiHttpResponse *exchange = request->response;
   RiResponse *response = g_new0 (RiResponse, 1);
-  g_autofree char *links = ri_curl_response_get_list (exchange, "Link");
+  g_autofree char *links = ri_http_response_get_list (exchange, "Link");
 
   response->url = g_strdup (request->url);
   response->status = exchange->status;
-  response->content_type = ri_curl_response_get_content_type (exchange);
-  response->docker_digest = g_strdup (ri_curl_response_get_header (exchange, "Docker-Content-Digest"));
+  response->content_type = ri_http_response_get_content_type (exchange);
+  response->docker_digest = g_strdup (ri_http_response_get_header (exchange, "Docker-Content-Digest"));
   response->next_url = ri_parse_link_next (links, request->current_url);
   return response;
 }
@@ -543,7 +543,7 @@ complete_with_status (RiRegistryClient *self, GTask *task)
 
   if (status >= 500 || status == 429)
     {
-      const char *header = ri_curl_response_get_header (request->response, "Retry-After");
+      const char *header = ri_http_response_get_header (request->response, "Retry-After");
       gint retry_after_ms = status == 429 || status == 503 ? parse_retry_after (header) : -1;
       g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, status_phrase (status));
 
@@ -587,7 +587,7 @@ static void
 handle_unauthorized (RiRegistryClient *self, GTask *task)
 {
   Request *request = g_task_get_task_data (task);
-  g_autofree char *header = ri_curl_response_get_list (request->response, "WWW-Authenticate");
+  g_autofree char *header = ri_http_response_get_list (request->response, "WWW-Authenticate");
   g_autoptr(GPtrArray) challenges = ri_auth_challenges_parse (header);
   RiAuthChallenge *bearer = NULL, *basic = NULL;
   g_autofree char *who = describe_user (self);
@@ -778,7 +778,7 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   TokenFetch *fetch = user_data;
   RiRegistryClient *self = fetch->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiCurlResponse) response = ri_curl_session_send_finish (RI_CURL_SESSION (source), result, &error);
+  g_autoptr(RiHttpResponse) response = ri_http_session_send_finish (RI_HTTP_SESSION (source), result, &error);
   GBytes *body = response ? response->body : NULL;
   g_autoptr(GPtrArray) waiters = NULL;
   g_autofree char *value = NULL;
@@ -880,7 +880,7 @@ fetch_token (RiRegistryClient *self, GTask *task, const char *challenge_scope)
 
     self->stats.requests[RI_REQUEST_TOKEN]++;
     g_debug ("GET %s (token for %s)", self->realm, scope);
-    ri_curl_session_send_async (self->session, "GET", url->str, headers, MAX_TOKEN_SIZE,
+    ri_http_session_send_async (self->session, "GET", url->str, headers, MAX_TOKEN_SIZE,
                                 fetch->cancellable, token_cb, fetch);
     clear_secret (&authorization);
   }
@@ -912,7 +912,7 @@ send_request (RiRegistryClient *self, GTask *task)
   const char *headers[3] = { NULL, NULL, NULL };
   guint n = 0;
 
-  g_clear_pointer (&request->response, ri_curl_response_free);
+  g_clear_pointer (&request->response, ri_http_response_free);
   if (request->accept != NULL)
     headers[n++] = accept = g_strconcat ("Accept: ", request->accept, NULL);
 
@@ -936,7 +936,7 @@ send_request (RiRegistryClient *self, GTask *task)
   /* Formatted only when someone reads it: this is once per request. */
   if (self->log_requests)
     g_debug ("%s %s", request->method, request->current_url);
-  ri_curl_session_send_async (self->session, request->method, request->current_url, headers, request->max_size,
+  ri_http_session_send_async (self->session, request->method, request->current_url, headers, request->max_size,
                               g_task_get_cancellable (task), send_cb, g_object_ref (task));
   clear_secret (&authorization);
 }
@@ -988,7 +988,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   guint status;
 
-  request->response = ri_curl_session_send_finish (RI_CURL_SESSION (source), result, &error);
+  request->response = ri_http_session_send_finish (RI_HTTP_SESSION (source), result, &error);
   if (request->response == NULL)
     {
       g_autofree char *why = NULL;
@@ -1014,7 +1014,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   status = request->response->status;
   if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
     {
-      const char *location = ri_curl_response_get_header (request->response, "Location");
+      const char *location = ri_http_response_get_header (request->response, "Location");
       g_autofree char *target = location ? g_uri_resolve_relative (request->current_url, location,
                                                                    G_URI_FLAGS_ENCODED, NULL) : NULL;
 

@@ -12,7 +12,7 @@ typedef struct {
   const char *client_certificate; /* (nullable) PEM */
   const char *client_key;         /* (nullable) PEM; else in the certificate */
   const char *user_agent;
-} RiCurlSessionOptions;
+} RiHttpSessionOptions;
 
 /* The final response of one exchange: redirects are not followed. */
 typedef struct {
@@ -21,21 +21,21 @@ typedef struct {
   GPtrArray *headers;     /* (owned) (element-type utf8) name, value, name, value...
                            * in the order they came; look them up with the
                            * functions below, which ignore the names' case */
-} RiCurlResponse;
+} RiHttpResponse;
 
-void        ri_curl_response_free       (RiCurlResponse *response);
-const char *ri_curl_response_get_header (RiCurlResponse *response,
+void        ri_http_response_free       (RiHttpResponse *response);
+const char *ri_http_response_get_header (RiHttpResponse *response,
                                          const char     *name);
-char       *ri_curl_response_get_list   (RiCurlResponse *response,
+char       *ri_http_response_get_list   (RiHttpResponse *response,
                                          const char     *name);
-char       *ri_curl_response_get_content_type (RiCurlResponse *response);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiCurlResponse, ri_curl_response_free)
+char       *ri_http_response_get_content_type (RiHttpResponse *response);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RiHttpResponse, ri_http_response_free)
 
-#define RI_TYPE_CURL_SESSION (ri_curl_session_get_type ())
-G_DECLARE_FINAL_TYPE (RiCurlSession, ri_curl_session, RI, CURL_SESSION, GObject)
+#define RI_TYPE_HTTP_SESSION (ri_http_session_get_type ())
+G_DECLARE_FINAL_TYPE (RiHttpSession, ri_http_session, RI, HTTP_SESSION, GObject)
 
-RiCurlSession  *ri_curl_session_new         (const RiCurlSessionOptions *options);
-void            ri_curl_session_send_async  (RiCurlSession       *self,
+RiHttpSession  *ri_http_session_new         (const RiHttpSessionOptions *options);
+void            ri_http_session_send_async  (RiHttpSession       *self,
                                              const char          *method,
                                              const char          *url,
                                              const char * const  *headers,
@@ -43,7 +43,7 @@ void            ri_curl_session_send_async  (RiCurlSession       *self,
                                              GCancellable        *cancellable,
                                              GAsyncReadyCallback  callback,
                                              gpointer             user_data);
-RiCurlResponse *ri_curl_session_send_finish (RiCurlSession       *self,
+RiHttpResponse *ri_http_session_send_finish (RiHttpSession       *self,
                                              GAsyncResult        *result,
                                              GError             **error);
 

@@ -2,10 +2,10 @@
 
 #include <string.h>
 
-#include "ri-curl-session.h"
+#include "ri-http-session.h"
 #include "ri-error.h"
 
-/* RiCurlSession against a small HTTP/1.1 server of the test's own, in
+/* RiHttpSession against a small HTTP/1.1 server of the test's own, in
  * threads (one per connection, with blocking sockets), so that the
  * session's main context runs alone in the test's thread. */
 
@@ -181,16 +181,16 @@ server_stop (Server *server)
   g_free (server);
 }
 
-static RiCurlSession *
+static RiHttpSession *
 session_new (void)
 {
-  RiCurlSessionOptions options = { .max_connections = 2, .timeout_s = 30, .tls_verify = TRUE,
+  RiHttpSessionOptions options = { .max_connections = 2, .timeout_s = 30, .tls_verify = TRUE,
                                    .user_agent = "test" };
-  return ri_curl_session_new (&options);
+  return ri_http_session_new (&options);
 }
 
 typedef struct {
-  RiCurlResponse *response;
+  RiHttpResponse *response;
   GError *error;
   gboolean done;
 } Result;
@@ -200,19 +200,19 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Result *r = user_data;
 
-  r->response = ri_curl_session_send_finish (RI_CURL_SESSION (source), result, &r->error);
+  r->response = ri_http_session_send_finish (RI_HTTP_SESSION (source), result, &r->error);
   r->done = TRUE;
 }
 
 /* Runs one exchange to its end; the main context is the test's own. */
-static RiCurlResponse *
-exchange (RiCurlSession *session, Server *server, const char *method, const char *path, gsize max_size,
+static RiHttpResponse *
+exchange (RiHttpSession *session, Server *server, const char *method, const char *path, gsize max_size,
           GCancellable *cancellable, GError **error)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", server->port, path);
   Result r = { 0 };
 
-  ri_curl_session_send_async (session, method, url, NULL, max_size, cancellable, send_cb, &r);
+  ri_http_session_send_async (session, method, url, NULL, max_size, cancellable, send_cb, &r);
   while (!r.done)
     g_main_context_iteration (NULL, TRUE);
   if (r.error != NULL)
@@ -224,24 +224,24 @@ static void
 test_response (void)
 {
   Server *server = server_start ();
-  g_autoptr(RiCurlSession) session = session_new ();
+  g_autoptr(RiHttpSession) session = session_new ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiCurlResponse) response = exchange (session, server, "GET", "/hello", 1000, NULL, &error);
+  g_autoptr(RiHttpResponse) response = exchange (session, server, "GET", "/hello", 1000, NULL, &error);
   g_autofree char *links = NULL;
   g_autofree char *type = NULL;
 
   g_assert_no_error (error);
   g_assert_cmpuint (response->status, ==, 200);
   g_assert_cmpmem (g_bytes_get_data (response->body, NULL), g_bytes_get_size (response->body), "hello", 5);
-  links = ri_curl_response_get_list (response, "LINK");
+  links = ri_http_response_get_list (response, "LINK");
   g_assert_cmpstr (links, ==, "</a>; rel=\"prev\", </b>; rel=\"next\"");
-  type = ri_curl_response_get_content_type (response);
+  type = ri_http_response_get_content_type (response);
   g_assert_cmpstr (type, ==, "application/json");
-  g_assert_cmpstr (ri_curl_response_get_header (response, "x-folded"), ==, "one two");
-  g_assert_null (ri_curl_response_get_header (response, "Location"));
-  g_assert_null (ri_curl_response_get_list (response, "Location"));
+  g_assert_cmpstr (ri_http_response_get_header (response, "x-folded"), ==, "one two");
+  g_assert_null (ri_http_response_get_header (response, "Location"));
+  g_assert_null (ri_http_response_get_list (response, "Location"));
 
-  g_clear_pointer (&response, ri_curl_response_free);
+  g_clear_pointer (&response, ri_http_response_free);
   response = exchange (session, server, "HEAD", "/hello", 1000, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (response->status, ==, 200);
@@ -256,9 +256,9 @@ static void
 test_size_limit (void)
 {
   Server *server = server_start ();
-  g_autoptr(RiCurlSession) session = session_new ();
+  g_autoptr(RiHttpSession) session = session_new ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiCurlResponse) response = NULL;
+  g_autoptr(RiHttpResponse) response = NULL;
 
   /* Announced: refused before the body is read. */
   response = exchange (session, server, "GET", "/big", 99, NULL, &error);
@@ -278,15 +278,15 @@ test_size_limit (void)
   response = exchange (session, server, "GET", "/moved", 10, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (response->status, ==, 307);
-  g_assert_cmpstr (ri_curl_response_get_header (response, "Location"), ==, "/hello");
+  g_assert_cmpstr (ri_http_response_get_header (response, "Location"), ==, "/hello");
   g_assert_cmpuint (g_bytes_get_size (response->body), ==, 0);
-  g_clear_pointer (&response, ri_curl_response_free);
+  g_clear_pointer (&response, ri_http_response_free);
 
   /* At the limit exactly, both are whole. */
   response = exchange (session, server, "GET", "/chunked", 20, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (response->body), ==, 20);
-  g_clear_pointer (&response, ri_curl_response_free);
+  g_clear_pointer (&response, ri_http_response_free);
   response = exchange (session, server, "GET", "/big", 100, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (response->body), ==, 100);
@@ -297,14 +297,14 @@ static void
 test_connection_closed_while_idle (void)
 {
   Server *server = server_start ();
-  g_autoptr(RiCurlSession) session = session_new ();
+  g_autoptr(RiHttpSession) session = session_new ();
 
   /* The idle connection each time was dropped by the server: the next
    * request comes on a new one, and never hangs on the dead one. */
   for (guint i = 0; i < 3; i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(RiCurlResponse) response = exchange (session, server, "GET", "/then-close", 100, NULL, &error);
+      g_autoptr(RiHttpResponse) response = exchange (session, server, "GET", "/then-close", 100, NULL, &error);
 
       g_assert_no_error (error);
       g_assert_cmpuint (response->status, ==, 200);
@@ -330,10 +330,10 @@ static void
 test_cancel (void)
 {
   Server *server = server_start ();
-  g_autoptr(RiCurlSession) session = session_new ();
+  g_autoptr(RiHttpSession) session = session_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(RiCurlResponse) response = NULL;
+  g_autoptr(RiHttpResponse) response = NULL;
 
   /* The server never answers: only the cancellable ends the wait. */
   g_idle_add (cancel_cb, cancellable);
@@ -358,9 +358,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/curl-session/response", test_response);
-  g_test_add_func ("/curl-session/size-limit", test_size_limit);
-  g_test_add_func ("/curl-session/connection-closed-while-idle", test_connection_closed_while_idle);
-  g_test_add_func ("/curl-session/cancel", test_cancel);
+  g_test_add_func ("/http-session/response", test_response);
+  g_test_add_func ("/http-session/size-limit", test_size_limit);
+  g_test_add_func ("/http-session/connection-closed-while-idle", test_connection_closed_while_idle);
+  g_test_add_func ("/http-session/cancel", test_cancel);
   return g_test_run ();
 }
