@@ -1,5 +1,6 @@
 """Services the registry tests put around the real registry: a CA made with
-openssl, a token service the registry trusts, and a fault-injecting proxy."""
+openssl, a token service the registry trusts, a fault-injecting proxy, and
+a real forward proxy."""
 
 import base64
 import http.client
@@ -15,6 +16,7 @@ import urllib.parse
 import uuid
 
 import ritest
+from ritest import ri_testdata
 
 
 def openssl(*args, cwd):
@@ -269,3 +271,51 @@ class FaultProxy(ritest.LoopbackServer):
     def close(self):
         self.stop_event.set()
         super().close()
+
+
+class TinyProxy:
+    """Debian's tinyproxy on loopback: a real forward proxy, for plain
+    requests in absolute form and CONNECT tunnels. With credentials, it
+    asks for Basic authentication."""
+
+    def __init__(self, directory, credentials=None, connect_ports=None):
+        if not os.path.exists("/usr/bin/tinyproxy"):
+            ritest.skip_or_fail("tinyproxy is not installed")
+        self.directory = directory
+        self.port = ri_testdata.free_port()
+        self.log_path = os.path.join(directory, "tinyproxy.log")
+        config = os.path.join(directory, "tinyproxy.conf")
+        with open(config, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nAllow 127.0.0.1\n"
+                    "LogFile \"%s\"\nLogLevel Info\nDisableViaHeader Yes\n" % (self.port, self.log_path))
+            if credentials:
+                f.write("BasicAuth %s %s\n" % credentials)
+            for port in connect_ports or ():
+                f.write("ConnectPort %d\n" % port)
+        self.process = subprocess.Popen(["/usr/bin/tinyproxy", "-d", "-c", config],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening():
+            if self.process.poll() is not None:
+                raise AssertionError("tinyproxy exited %d; see %s" % (self.process.returncode, self.log_path))
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        ritest.wait_for(listening, timeout=20, message="tinyproxy on port %d" % self.port)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

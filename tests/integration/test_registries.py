@@ -398,6 +398,113 @@ class FaultTest(AuthTestCase):
         self.assertTrue(any("Authorization" in h for p, h in self.proxy.requests if "/manifests/" in p))
 
 
+class ProxyTest(AuthTestCase):
+    """Through Debian's tinyproxy, chosen from the environment as curl
+    chooses: plain requests in absolute form, https through CONNECT."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_registry()
+        ri_testdata.push(cls.registry.url, {"images": [dict(i) for i in IMAGES]})
+        cls.ca = services.make_ca(cls.class_dir("ca"))
+        cls.tls_registry = ri_testdata.Registry(cls.class_dir("tls-registry"),
+                                                tls=(cls.ca["server.pem"], cls.ca["server.key"]))
+        cls.tls_registry.start()
+        ri_testdata.push(cls.tls_registry.url, {"images": [dict(i) for i in IMAGES]}, cafile=cls.ca["ca.pem"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tls_registry.stop()
+        super().tearDownClass()
+
+    def start_proxy(self, **kwargs):
+        proxy = services.TinyProxy(self.path(), **kwargs)
+        self.addCleanup(proxy.close)
+        return proxy
+
+    def proxy_env(self, **variables):
+        # None of the developer's own proxy settings may leak in.
+        env = {name: "" for name in ("http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                     "no_proxy", "NO_PROXY")}
+        env.update(variables)
+        return env
+
+    def index_with(self, env, url=None, settings="", check=0):
+        url = url or self.registry.url
+        text = "indexes:\n  all:\n    output: out/all.json\n    registry: %s\n    tags: ['*']\n" % url
+        text += "registries:\n  %s:\n    timeout: 5\n    retries: 1\n%s" % (url, settings)
+        return ritest.run_cli("-v", "-c", self.write_config(text), "index", env=env, check=check)
+
+    def assert_indexed(self):
+        document, _ = self.load("out", "all.json")
+        self.assertEqual(names(document), ["app", "team/tool"])
+
+    def test_plain_registry_through_the_proxy(self):
+        proxy = self.start_proxy()
+        self.index_with(self.proxy_env(http_proxy=proxy.url))
+        self.assert_indexed()
+        self.assertIn("GET %s/v2/_catalog?n=1000 HTTP/1.1" % self.registry.url, proxy.log())
+        self.assertIn("GET %s/v2/team/tool/manifests/" % self.registry.url, proxy.log())
+
+    def test_proxy_without_a_scheme_or_in_all_proxy(self):
+        proxy = self.start_proxy()
+        self.index_with(self.proxy_env(all_proxy="127.0.0.1:%d" % proxy.port))
+        self.assert_indexed()
+        self.assertIn("GET %s/v2/_catalog?n=1000 HTTP/1.1" % self.registry.url, proxy.log())
+
+    def test_upper_case_http_proxy_is_ignored(self):
+        # As curl does: a CGI program's HTTP_PROXY comes from a client's
+        # "Proxy:" header.
+        proxy = self.start_proxy()
+        self.index_with(self.proxy_env(HTTP_PROXY=proxy.url))
+        self.assert_indexed()
+        self.assertNotIn("/v2/_catalog", proxy.log())
+
+    def test_no_proxy_goes_direct(self):
+        proxy = self.start_proxy()
+        for exempt in ("127.0.0.1", "127.0.0.0/8", "*", "example.org, 127.0.0.1"):
+            self.index_with(self.proxy_env(http_proxy=proxy.url, no_proxy=exempt))
+            self.assert_indexed()
+        self.index_with(self.proxy_env(http_proxy=proxy.url, NO_PROXY="10.0.0.0/8"))
+        self.assertEqual(proxy.log().count("GET %s/v2/_catalog" % self.registry.url), 1)
+
+    def test_tls_registry_through_a_tunnel(self):
+        proxy = self.start_proxy(connect_ports=[self.tls_registry.port])
+        self.index_with(self.proxy_env(https_proxy=proxy.url), url=self.tls_registry.url,
+                        settings="    ca_certificate: %s\n" % self.ca["ca.pem"])
+        self.assert_indexed()
+        self.assertIn("CONNECT 127.0.0.1:%d HTTP/1.1" % self.tls_registry.port, proxy.log())
+
+    def test_refused_tunnel_fails_clearly(self):
+        # tinyproxy refuses CONNECT to ports it was not told of.
+        proxy = self.start_proxy(connect_ports=[1])
+        result = self.index_with(self.proxy_env(https_proxy=proxy.url), url=self.tls_registry.url,
+                                 settings="    ca_certificate: %s\n" % self.ca["ca.pem"], check=1)
+        self.assertIn("the proxy 127.0.0.1:%d refused a tunnel to 127.0.0.1:%d: HTTP 403"
+                      % (proxy.port, self.tls_registry.port), result.stderr)
+        self.assertFalse(os.path.exists(self.path("out", "all.json")))
+
+    def test_proxy_credentials_are_sent_and_never_shown(self):
+        proxy = self.start_proxy(credentials=("proxyuser", "s3cr3t-pw"))
+        result = self.index_with(self.proxy_env(http_proxy="http://127.0.0.1:%d" % proxy.port), check=1)
+        self.assertIn("407", result.stderr)
+        result = self.index_with(self.proxy_env(http_proxy="http://proxyuser:s3cr3t-pw@127.0.0.1:%d" % proxy.port))
+        self.assert_indexed()
+        self.assertNotIn("s3cr3t-pw", result.stderr + result.stdout)
+
+    def test_proxy_that_is_down(self):
+        result = self.index_with(self.proxy_env(http_proxy=ritest.closed_port_url()), check=1)
+        self.assertIn("the proxy 127.0.0.1:", result.stderr)
+        self.assertIn("Connection refused", result.stderr)
+
+    def test_unsupported_proxy_fails_clearly(self):
+        result = self.index_with(self.proxy_env(all_proxy="socks5://user:pw@127.0.0.1:1"), check=1)
+        self.assertIn("the proxy for http:// in the environment is a socks5:// one; only http:// proxies are "
+                      "supported", result.stderr)
+        self.assertNotIn("user:pw", result.stderr)
+
+
 class CancellationTest(ritest.TempDirTestCase):
     """SIGTERM ends the daemon's waits, whatever the registry does."""
 
