@@ -129,11 +129,14 @@ add_header (RiHttpParser *parser, const char *line, gsize length)
 {
   const char *colon = memchr (line, ':', length);
   const char *name_end, *value, *value_end = line + length;
+  guint last;
 
-  if (is_space (line[0]) && parser->headers->len >= 2)
+  if (is_space (line[0]))
     {
+      if (parser->headers->len < 2)
+        return;
       /* An obsolete folded line continues the previous value. */
-      guint last = parser->headers->len - 1;
+      last = parser->headers->len - 1;
       g_autofree char *more = g_strstrip (g_strndup (line, length));
       char *joined = g_strconcat (g_ptr_array_index (parser->headers, last), " ", more, NULL);
 
@@ -169,6 +172,8 @@ parse_content_length (RiHttpParser *parser, GError **error)
         continue;
       /* Repeated, or a list, it must say one number (RFC 9110 8.6). */
       parts = g_strsplit (value, ",", -1);
+      if (parts[0] == NULL)
+        return protocol_error (error, "an invalid Content-Length");
       for (guint j = 0; parts[j]; j++)
         {
           const char *digits = g_strstrip (parts[j]);
@@ -214,14 +219,15 @@ frame_body (RiHttpParser *parser, GError **error)
       g_auto(GStrv) list = g_strsplit (codings, ",", -1);
       guint n = 0;
 
+      /* Only chunked is asked for, so it is the one coding there may be;
+       * empty elements of the list do not count (RFC 9110 5.6.1). */
       for (guint i = 0; list[i]; i++)
         {
           const char *coding = g_strstrip (list[i]);
 
           if (*coding == '\0')
             continue;
-          /* Only chunked is asked for, and it must come last. */
-          if (g_ascii_strcasecmp (coding, "chunked") != 0 || list[i + 1] != NULL)
+          if (g_ascii_strcasecmp (coding, "chunked") != 0 || n > 0)
             {
               g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "unsupported transfer coding '%s'", codings);
               return FALSE;
@@ -230,6 +236,10 @@ frame_body (RiHttpParser *parser, GError **error)
         }
       if (n == 0)
         return protocol_error (error, "an empty Transfer-Encoding");
+      /* HTTP/1.0 has no chunks: whoever sent them, trust no framing
+       * after this message (RFC 9112 6.1). */
+      if (parser->minor_version == 0)
+        parser->keep_alive = FALSE;
       /* With a length beside it, the message was meant to mislead
        * someone: read this one by its chunks, and no other after it. */
       if (ri_http_headers_get (parser->headers, "Content-Length") != NULL)
@@ -378,6 +388,8 @@ gather_line (RiHttpParser *parser, const guint8 *data, gsize length, const char 
   gsize take = nl ? (gsize) (nl - data + 1) : length;
 
   *line = NULL;
+  if (parser->pending->len + take > MAX_CHUNK_LINE)
+    return fail (error, "a chunk line too long");
   if (parser->pending->len == 0 && nl != NULL)
     {
       *line = (const char *) data;
@@ -385,8 +397,6 @@ gather_line (RiHttpParser *parser, const guint8 *data, gsize length, const char 
     }
   else
     {
-      if (parser->pending->len + take > MAX_CHUNK_LINE)
-        return fail (error, "a chunk line too long");
       g_byte_array_append (parser->pending, data, take);
       if (nl == NULL)
         return take;
@@ -418,6 +428,7 @@ feed_body (RiHttpParser *parser, const guint8 *data, gsize length, RiHttpBodyFun
             gsize take = parser->body_state == BODY_UNTIL_CLOSE ? n : (gsize) MIN ((guint64) n, parser->remaining);
 
             offset += take;
+            parser->body_bytes += take;
             if (parser->body_state != BODY_UNTIL_CLOSE)
               parser->remaining -= take;
             if (parser->remaining == 0 && parser->body_state == BODY_LENGTH)
@@ -439,6 +450,11 @@ feed_body (RiHttpParser *parser, const guint8 *data, gsize length, RiHttpBodyFun
             if (took < 0)
               return -1;
             offset += took;
+            /* Chunk lines, extensions and trailers are not data, and no
+             * limit on the body counts them: they may not outgrow it. */
+            parser->framing += took;
+            if (parser->framing > MAX_HEAD_SIZE + parser->body_bytes)
+              return fail (error, "chunk framing out of all proportion to the data");
             if (line == NULL)
               break;
             if (parser->body_state == BODY_CHUNK_SIZE)

@@ -36,6 +36,8 @@ typedef struct {
   int body_state;
   guint64 remaining;          /* of the length or of the chunk */
   gsize head_size;
+  guint64 body_bytes;
+  guint64 framing;            /* bytes of chunk lines and trailers */
 } RiHttpParser;
 
 void     ri_http_parser_init  (RiHttpParser *parser,

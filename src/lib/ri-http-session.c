@@ -41,6 +41,8 @@
  * connection is closed instead. */
 #define DISCARD_MAX (64 * 1024)
 #define READ_SIZE (32 * 1024)
+/* What a response's body must bring within each time-out. */
+#define MIN_PROGRESS 1024
 
 typedef enum {
   CONN_CONNECTING,            /* GSocketClient at work */
@@ -118,6 +120,7 @@ struct _Connection {
   GString *out_buf;           /* (owned) what is still to be sent */
   gsize out_offset;
   gint64 deadline;            /* monotonic µs; -1: none */
+  gsize progress;             /* bytes of the body since the deadline moved */
   gint64 idle_since;
   guint exchanges;            /* completed on it */
 };
@@ -142,6 +145,8 @@ struct _Transfer {
   GByteArray *body;           /* (owned) (nullable) */
   GConverter *decoder;        /* (owned) (nullable) */
   GError *body_error;         /* (owned) (nullable) of decoding */
+  gboolean decoder_busy;      /* within a compressed stream */
+  gboolean member_done;       /* a gzip member ended: another may follow */
   GCancellable *cancellable;  /* (owned) (nullable) */
   gulong cancel_id;
   gint cancelled;             /* atomic */
@@ -350,16 +355,18 @@ conn_close (Connection *conn)
   host->open--;
   conn_watch (conn, 0);
   g_queue_unlink (&self->connections, &conn->link);
-  if (conn->socket_connection != NULL)
-    g_socket_close (g_socket_connection_get_socket (conn->socket_connection), NULL);
-  conn->fd = -1;
   if (conn_is_pending (conn))
     {
-      /* The callback sees the state, and frees. */
+      /* The callback sees the state, and frees: the socket is GIO's
+       * until then (a handshake runs in one of its threads). */
       conn->state = CONN_DEAD;
+      conn->fd = -1;
       g_cancellable_cancel (conn->cancellable);
       return;
     }
+  if (conn->socket_connection != NULL)
+    g_socket_close (g_socket_connection_get_socket (conn->socket_connection), NULL);
+  conn->fd = -1;
   conn->state = CONN_DEAD;
   g_ptr_array_add (self->dead, conn);
 }
@@ -599,9 +606,11 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
       conn->state = CONN_TUNNELLING;
       ri_http_parser_init (&conn->tunnel, FALSE, TRUE);
-      g_string_printf (conn->out_buf, "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: %s\r\n",
-                       strchr (host->host, ':') ? host->authority : host->host, host->port,
-                       strchr (host->host, ':') ? host->authority : host->host, host->port, conn->self->user_agent);
+      g_autofree char *target = g_strdup_printf (strchr (host->host, ':') ? "[%s]:%u" : "%s:%u", host->host,
+                                                 host->port);
+
+      g_string_printf (conn->out_buf, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", target, target,
+                       conn->self->user_agent);
       if (host->proxy->authorization != NULL)
         g_string_append_printf (conn->out_buf, "Proxy-Authorization: %s\r\n", host->proxy->authorization);
       g_string_append (conn->out_buf, "\r\n");
@@ -659,6 +668,9 @@ body_append (Transfer *transfer, const guint8 *data, gsize length)
   return TRUE;
 }
 
+/* Decodes a compressed body as it comes. gzip may hold several members
+ * one after the other (RFC 1952 2.2); anything else after the stream is
+ * an error, as is a stream cut short. An empty body is an empty body. */
 static gboolean
 decode (Transfer *transfer, const guint8 *data, gsize length, gboolean end)
 {
@@ -667,15 +679,24 @@ decode (Transfer *transfer, const guint8 *data, gsize length, gboolean end)
   for (;;)
     {
       gsize read = 0, written = 0;
-      GConverterResult result = g_converter_convert (transfer->decoder, data, length, out, sizeof out,
-                                                     end ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS,
-                                                     &read, &written, &transfer->body_error);
+      GConverterResult result;
 
+      if (length == 0 && (!end || !transfer->decoder_busy))
+        return TRUE;
+      if (transfer->member_done)
+        {
+          g_converter_reset (transfer->decoder);
+          transfer->member_done = FALSE;
+        }
+      result = g_converter_convert (transfer->decoder, data, length, out, sizeof out,
+                                    end ? G_CONVERTER_INPUT_AT_END : G_CONVERTER_NO_FLAGS,
+                                    &read, &written, &transfer->body_error);
       if (result == G_CONVERTER_ERROR)
         {
           if (g_error_matches (transfer->body_error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT) && !end)
             {
               g_clear_error (&transfer->body_error);
+              transfer->decoder_busy = TRUE;
               return TRUE;
             }
           g_prefix_error (&transfer->body_error, "the compressed body: ");
@@ -683,14 +704,24 @@ decode (Transfer *transfer, const guint8 *data, gsize length, gboolean end)
           transfer->body_error->code = RI_ERROR_PROTOCOL;
           return FALSE;
         }
+      transfer->decoder_busy = TRUE;
       if (written > 0 && !body_append (transfer, out, written))
         return FALSE;
       data += read;
       length -= read;
       if (result == G_CONVERTER_FINISHED)
-        return TRUE;
-      if (length == 0 && written == 0 && !end)
-        return TRUE;
+        {
+          transfer->decoder_busy = FALSE;
+          transfer->member_done = TRUE;
+        }
+      else if (read == 0 && written == 0)
+        {
+          if (!end)
+            return TRUE;
+          g_set_error_literal (&transfer->body_error, RI_ERROR, RI_ERROR_PROTOCOL,
+                               "the compressed body: it ends too soon");
+          return FALSE;
+        }
     }
 }
 
@@ -793,7 +824,8 @@ maybe_resend (Connection *conn)
 {
   Transfer *transfer = conn->transfer;
 
-  if (transfer->got_bytes || transfer->retried || conn->exchanges == 0)
+  if (transfer->got_bytes || transfer->retried || conn->exchanges == 0 ||
+      !(transfer->head || g_str_equal (transfer->method, "GET")))
     return FALSE;
   transfer->retried = TRUE;
   conn->transfer = NULL;
@@ -867,6 +899,7 @@ exchange_start (Connection *conn, Transfer *transfer)
   g_string_append (out, "Accept-Encoding: gzip\r\n\r\n");
   conn->out_offset = 0;
   conn->deadline = deadline_from_now (self);
+  conn->progress = 0;
   conn_write (conn);
 }
 
@@ -937,13 +970,20 @@ static gboolean
 tunnel_consume (Connection *conn, const guint8 *data, gsize length)
 {
   GError *error = NULL;
-  gssize n = ri_http_parser_feed (&conn->tunnel, data, length, NULL, NULL, &error);
+  gsize n = 0;
 
-  if (n < 0)
+  /* 1xx heads may come before the answer, in the same read. */
+  while (n < length && conn->tunnel.phase == RI_HTTP_PARSER_HEAD)
     {
-      g_prefix_error (&error, "the proxy: ");
-      conn_failed (conn, error);
-      return FALSE;
+      gssize took = ri_http_parser_feed (&conn->tunnel, data + n, length - n, NULL, NULL, &error);
+
+      if (took < 0)
+        {
+          g_prefix_error (&error, "the proxy: ");
+          conn_failed (conn, error);
+          return FALSE;
+        }
+      n += took;
     }
   if (conn->tunnel.phase == RI_HTTP_PARSER_HEAD)
     return TRUE;
@@ -955,7 +995,7 @@ tunnel_consume (Connection *conn, const guint8 *data, gsize length)
                                       conn->host->proxy->port, conn->host->authority, conn->tunnel.status));
       return FALSE;
     }
-  if ((gsize) n != length)
+  if (n != length)
     {
       conn_failed (conn, g_error_new (G_IO_ERROR, G_IO_ERROR_PROXY_FAILED, "the proxy %s:%u sent more than "
                                       "its answer to CONNECT", conn->host->proxy->host, conn->host->proxy->port));
@@ -1010,7 +1050,8 @@ exchange_consume (Connection *conn, const guint8 *data, gsize length)
       if (transfer->parser.phase == RI_HTTP_PARSER_DONE)
         {
           /* Nothing may follow an answer we did not ask for yet. */
-          exchange_done (conn, transfer->parser.keep_alive && offset == length, NULL);
+          exchange_done (conn, transfer->parser.keep_alive && offset == length &&
+                               conn->out_offset >= conn->out_buf->len, NULL);
           return FALSE;
         }
       if (n == 0)
@@ -1082,9 +1123,28 @@ conn_readable (Connection *conn)
           conn_eof (conn);
           return;
         }
-      conn->deadline = deadline_from_now (self);
-      if (!(conn->state == CONN_TUNNELLING ? tunnel_consume (conn, buffer, n) : exchange_consume (conn, buffer, n)))
-        return;
+      if (conn->state == CONN_TUNNELLING)
+        {
+          if (!tunnel_consume (conn, buffer, n))
+            return;
+          continue;
+        }
+      {
+        gboolean was_head = conn->transfer->parser.phase == RI_HTTP_PARSER_HEAD;
+
+        if (!exchange_consume (conn, buffer, n))
+          return;
+        /* The head must come whole within the time-out, and then every
+         * KiB of the body: a peer that trickles cannot hold a request
+         * for ever. */
+        if (!was_head)
+          conn->progress += n;
+        if ((was_head && conn->transfer->parser.phase != RI_HTTP_PARSER_HEAD) || conn->progress >= MIN_PROGRESS)
+          {
+            conn->deadline = deadline_from_now (self);
+            conn->progress = 0;
+          }
+      }
     }
 }
 
@@ -1226,9 +1286,12 @@ process_timeouts (RiHttpSession *self)
           l = l->next;
           continue;
         }
-      if (conn->state == CONN_BUSY)
-        conn_error (conn, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s sent nothing for %u s",
+      if (conn->state == CONN_BUSY && conn->transfer->parser.phase == RI_HTTP_PARSER_HEAD)
+        conn_error (conn, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no answer from %s in %u s",
                                        conn->host->authority, self->timeout_s));
+      else if (conn->state == CONN_BUSY)
+        conn_error (conn, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s sent less than 1 KiB of the "
+                                       "answer in %u s", conn->host->authority, self->timeout_s));
       else if (conn->state == CONN_TUNNELLING)
         conn_failed (conn, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the proxy %s:%u did not answer "
                                         "CONNECT in %u s", conn->host->proxy->host, conn->host->proxy->port,
@@ -1266,8 +1329,10 @@ http_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
             case CONN_TUNNELLING:
               if ((events[i].events & EPOLLOUT) && conn->out_offset < conn->out_buf->len)
                 conn_write (conn);
+              /* An answer may come before the whole request is sent (a
+               * 431, say): it is read, not left to spin. */
               if ((conn->state == CONN_BUSY || conn->state == CONN_TUNNELLING) &&
-                  (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn->out_offset >= conn->out_buf->len)
+                  (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 conn_readable (conn);
               break;
             default:
@@ -1296,6 +1361,15 @@ cancelled_cb (GCancellable *cancellable, gpointer user_data)
   g_atomic_int_set (&transfer->cancelled, 1);
   g_atomic_int_set (&transfer->self->cancel_pending, 1);
   g_main_context_wakeup (transfer->self->context);
+}
+
+static gboolean
+has_space_or_control (const char *text)
+{
+  for (const char *p = text; *p; p++)
+    if ((guchar) *p <= ' ' || *p == 0x7f)
+      return TRUE;
+  return FALSE;
 }
 
 void
@@ -1335,6 +1409,20 @@ ri_http_session_send_async (RiHttpSession       *self,
       g_task_return_error (task, g_error_copy (host->proxy_error));
       return;
     }
+  /* What goes into the request comes partly from registries (a token, a
+   * Location): a line break in it would add headers, or a request. */
+  if (has_space_or_control (path) || (query != NULL && has_space_or_control (query)))
+    {
+      g_task_return_new_error (task, RI_ERROR, RI_ERROR_PROTOCOL, "the URL holds a space or a control character");
+      return;
+    }
+  for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
+    if (strpbrk (headers[i], "\r\n") != NULL)
+      {
+        g_task_return_new_error (task, RI_ERROR, RI_ERROR_PROTOCOL, "refusing to send a header with a line "
+                                 "break in it (from a token or a registry's answer)");
+        return;
+      }
 
   transfer = g_new0 (Transfer, 1);
   transfer->self = self;
