@@ -51,6 +51,34 @@ send_text (GSocket *socket, const char *text)
     }
 }
 
+static GBytes *
+gzip (const char *text)
+{
+  g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr(GZlibCompressor) compressor = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
+  g_autoptr(GOutputStream) out = g_converter_output_stream_new (memory, G_CONVERTER (compressor));
+
+  g_assert_true (g_output_stream_write_all (out, text, strlen (text), NULL, NULL, NULL));
+  g_assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
+}
+
+static void
+send_gzip (GSocket *socket, const char *status, GBytes *first, GBytes *second, const char *junk)
+{
+  g_autofree char *head = g_strdup_printf ("HTTP/1.1 %s\r\nContent-Encoding: gzip\r\nContent-Length: %" G_GSIZE_FORMAT
+                                           "\r\n\r\n", status,
+                                           (first ? g_bytes_get_size (first) : 0) +
+                                           (second ? g_bytes_get_size (second) : 0) + strlen (junk));
+
+  send_text (socket, head);
+  if (first != NULL)
+    g_socket_send (socket, g_bytes_get_data (first, NULL), g_bytes_get_size (first), NULL, NULL);
+  if (second != NULL)
+    g_socket_send (socket, g_bytes_get_data (second, NULL), g_bytes_get_size (second), NULL, NULL);
+  send_text (socket, junk);
+}
+
 static gpointer
 connection_thread (gpointer data)
 {
@@ -93,6 +121,51 @@ connection_thread (gpointer data)
            * registry's idle time-out. */
           send_text (socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
           g_socket_shutdown (socket, TRUE, TRUE, NULL);
+          break;
+        }
+      else if (strstr (head->str, " /gzip-empty ") != NULL)
+        send_gzip (socket, "404 Not Found", NULL, NULL, "");
+      else if (strstr (head->str, " /gzip-two ") != NULL)
+        {
+          g_autoptr(GBytes) first = gzip ("hel");
+          g_autoptr(GBytes) second = gzip ("lo");
+
+          send_gzip (socket, "200 OK", first, second, "");
+        }
+      else if (strstr (head->str, " /gzip-junk ") != NULL)
+        {
+          g_autoptr(GBytes) first = gzip ("hello");
+
+          send_gzip (socket, "200 OK", first, NULL, "junk");
+        }
+      else if (strstr (head->str, " /gzip-cut ") != NULL)
+        {
+          g_autoptr(GBytes) whole = gzip ("hello, hello, hello");
+          g_autoptr(GBytes) cut = g_bytes_new_from_bytes (whole, 0, g_bytes_get_size (whole) - 6);
+
+          send_gzip (socket, "200 OK", cut, NULL, "");
+        }
+      else if (strstr (head->str, " /trickle ") != NULL)
+        {
+          /* A byte at a time, for as long as anyone reads. */
+          send_text (socket, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+          for (guint i = 0; i < 100000 && !g_cancellable_is_cancelled (server->stop); i++)
+            {
+              if (g_socket_send (socket, "x", 1, NULL, NULL) != 1)
+                break;
+              g_usleep (50 * 1000);
+            }
+          break;
+        }
+      else if (strstr (head->str, " /then-drop-next ") != NULL)
+        {
+          g_autoptr(GString) next = g_string_new (NULL);
+
+          /* Answers, keeps the connection, and closes it as the next
+           * request arrives: a registry's idle time-out at the worst
+           * moment. The request never reached anyone. */
+          send_text (socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          read_head (socket, next, server->stop);
           break;
         }
       else if (strstr (head->str, " /stall ") != NULL)
@@ -206,18 +279,25 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Runs one exchange to its end; the main context is the test's own. */
 static RiHttpResponse *
-exchange (RiHttpSession *session, Server *server, const char *method, const char *path, gsize max_size,
-          GCancellable *cancellable, GError **error)
+exchange_with (RiHttpSession *session, Server *server, const char *method, const char *path,
+               const char * const *headers, gsize max_size, GCancellable *cancellable, GError **error)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", server->port, path);
   Result r = { 0 };
 
-  ri_http_session_send_async (session, method, url, NULL, max_size, cancellable, send_cb, &r);
+  ri_http_session_send_async (session, method, url, headers, max_size, cancellable, send_cb, &r);
   while (!r.done)
     g_main_context_iteration (NULL, TRUE);
   if (r.error != NULL)
     g_propagate_error (error, r.error);
   return r.response;
+}
+
+static RiHttpResponse *
+exchange (RiHttpSession *session, Server *server, const char *method, const char *path, gsize max_size,
+          GCancellable *cancellable, GError **error)
+{
+  return exchange_with (session, server, method, path, NULL, max_size, cancellable, error);
 }
 
 static void
@@ -354,6 +434,95 @@ test_cancel (void)
   server_stop (server);
 }
 
+static void
+test_gzip (void)
+{
+  Server *server = server_start ();
+  g_autoptr(RiHttpSession) session = session_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiHttpResponse) response = NULL;
+
+  /* An empty body is empty, compressed or not: the status stands. */
+  response = exchange (session, server, "GET", "/gzip-empty", 100, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (response->status, ==, 404);
+  g_assert_cmpuint (g_bytes_get_size (response->body), ==, 0);
+  g_clear_pointer (&response, ri_http_response_free);
+
+  /* Members one after the other make one body (RFC 1952 2.2). */
+  response = exchange (session, server, "GET", "/gzip-two", 100, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (response->body, NULL), g_bytes_get_size (response->body), "hello", 5);
+  g_clear_pointer (&response, ri_http_response_free);
+
+  /* The limit is on what it decompresses to. */
+  response = exchange (session, server, "GET", "/gzip-two", 4, NULL, &error);
+  g_assert_error (error, RI_ERROR, RI_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+
+  /* Junk after the stream, or a stream cut short, is not a body. */
+  response = exchange (session, server, "GET", "/gzip-junk", 100, NULL, &error);
+  g_assert_error (error, RI_ERROR, RI_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  response = exchange (session, server, "GET", "/gzip-cut", 100, NULL, &error);
+  g_assert_error (error, RI_ERROR, RI_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  server_stop (server);
+}
+
+static void
+test_line_breaks_are_not_sent (void)
+{
+  Server *server = server_start ();
+  g_autoptr(RiHttpSession) session = session_new ();
+  g_autoptr(GError) error = NULL;
+  const char *injected[] = { "Authorization: Bearer abc\r\nX-Injected: yes", NULL };
+  g_autoptr(RiHttpResponse) response = exchange_with (session, server, "GET", "/hello", injected, 100, NULL,
+                                                      &error);
+
+  g_assert_null (response);
+  g_assert_error (error, RI_ERROR, RI_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  /* Nothing went out. (URLs cannot carry one: GUri escapes it.) */
+  g_assert_cmpint (g_atomic_int_get (&server->accepted), ==, 0);
+  server_stop (server);
+}
+
+static void
+test_trickle_times_out (void)
+{
+  Server *server = server_start ();
+  RiHttpSessionOptions options = { .max_connections = 2, .timeout_s = 1, .tls_verify = TRUE, .user_agent = "test" };
+  g_autoptr(RiHttpSession) session = ri_http_session_new (&options);
+  g_autoptr(GError) error = NULL;
+  /* Never silent for a second, and never a KiB in one either. */
+  g_autoptr(RiHttpResponse) response = exchange (session, server, "GET", "/trickle", 1000000, NULL, &error);
+
+  g_assert_null (response);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_object (&session);
+  server_stop (server);
+}
+
+static void
+test_request_lost_on_a_closing_connection_is_resent (void)
+{
+  Server *server = server_start ();
+  g_autoptr(RiHttpSession) session = session_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RiHttpResponse) response = exchange (session, server, "GET", "/then-drop-next", 100, NULL, &error);
+
+  g_assert_no_error (error);
+  g_clear_pointer (&response, ri_http_response_free);
+  /* Sent on the kept connection, which the server closes unanswered:
+   * sent again on a new one. */
+  response = exchange (session, server, "GET", "/hello", 100, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (response->status, ==, 200);
+  g_assert_cmpint (g_atomic_int_get (&server->accepted), ==, 2);
+  server_stop (server);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -362,5 +531,10 @@ main (int argc, char **argv)
   g_test_add_func ("/http-session/size-limit", test_size_limit);
   g_test_add_func ("/http-session/connection-closed-while-idle", test_connection_closed_while_idle);
   g_test_add_func ("/http-session/cancel", test_cancel);
+  g_test_add_func ("/http-session/gzip", test_gzip);
+  g_test_add_func ("/http-session/line-breaks-are-not-sent", test_line_breaks_are_not_sent);
+  g_test_add_func ("/http-session/trickle-times-out", test_trickle_times_out);
+  g_test_add_func ("/http-session/request-lost-on-a-closing-connection-is-resent",
+                   test_request_lost_on_a_closing_connection_is_resent);
   return g_test_run ();
 }
