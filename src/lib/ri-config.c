@@ -30,7 +30,7 @@ static const char *const registry_keys[] = {
   "client_key", "tls_verify", "repositories", "max_connections", "timeout", "retries", NULL
 };
 
-#define DEFAULT_MAX_CONNECTIONS 16
+#define DEFAULT_MAX_CONNECTIONS 32
 #define DEFAULT_TIMEOUT_S 30
 #define DEFAULT_RETRIES 2
 static const char *const index_keys[] = {
