@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 #include <string.h>
 
 #include "ri-error.h"
@@ -85,28 +86,6 @@ static gboolean
 is_space (char c)
 {
   return c == ' ' || c == '\t';
-}
-
-/* Does a comma-separated list hold this token (case aside)? */
-static gboolean
-list_has_token (const char *list, const char *token)
-{
-  gsize n = strlen (token);
-
-  for (const char *p = list; p && *p;)
-    {
-      const char *end = strchr (p, ',');
-      const char *last = end ? end : p + strlen (p);
-
-      while (p < last && is_space (*p))
-        p++;
-      while (last > p && is_space (last[-1]))
-        last--;
-      if ((gsize) (last - p) == n && g_ascii_strncasecmp (p, token, n) == 0)
-        return TRUE;
-      p = end ? end + 1 : NULL;
-    }
-  return FALSE;
 }
 
 static gboolean
@@ -200,13 +179,11 @@ parse_content_length (RiHttpParser *parser, GError **error)
 static gboolean
 frame_body (RiHttpParser *parser, GError **error)
 {
-  const char *connection = NULL;
-  g_autofree char *connection_list = ri_http_headers_get_list (parser->headers, "Connection");
+  g_autofree char *connection = ri_http_headers_get_list (parser->headers, "Connection");
   g_autofree char *codings = ri_http_headers_get_list (parser->headers, "Transfer-Encoding");
 
-  connection = connection_list;
-  parser->keep_alive = parser->minor_version >= 1 ? !(connection && list_has_token (connection, "close"))
-                                                  : (connection && list_has_token (connection, "keep-alive"));
+  parser->keep_alive = parser->minor_version >= 1 ? !(connection && soup_header_contains (connection, "close"))
+                                                  : (connection && soup_header_contains (connection, "keep-alive"));
 
   if (parser->no_body || (parser->connect && parser->status / 100 == 2) || parser->status == 204 ||
       parser->status == 304)
@@ -216,26 +193,20 @@ frame_body (RiHttpParser *parser, GError **error)
     }
   if (codings != NULL)
     {
-      g_auto(GStrv) list = g_strsplit (codings, ",", -1);
-      guint n = 0;
+      GSList *list = soup_header_parse_list (codings);
+      gboolean empty = list == NULL;
+      gboolean chunked_only = !empty && list->next == NULL && g_ascii_strcasecmp (list->data, "chunked") == 0;
 
-      /* Only chunked is asked for, so it is the one coding there may be;
-       * empty elements of the list do not count (RFC 9110 5.6.1). */
-      for (guint i = 0; list[i]; i++)
-        {
-          const char *coding = g_strstrip (list[i]);
-
-          if (*coding == '\0')
-            continue;
-          if (g_ascii_strcasecmp (coding, "chunked") != 0 || n > 0)
-            {
-              g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "unsupported transfer coding '%s'", codings);
-              return FALSE;
-            }
-          n++;
-        }
-      if (n == 0)
+      /* Only chunked is asked for, so it is the one coding there may be
+       * (empty elements of the list do not count, RFC 9110 5.6.1). */
+      soup_header_free_list (list);
+      if (empty)
         return protocol_error (error, "an empty Transfer-Encoding");
+      if (!chunked_only)
+        {
+          g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "unsupported transfer coding '%s'", codings);
+          return FALSE;
+        }
       /* HTTP/1.0 has no chunks: whoever sent them, trust no framing
        * after this message (RFC 9112 6.1). */
       if (parser->minor_version == 0)

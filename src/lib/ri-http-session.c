@@ -324,12 +324,6 @@ conn_free (Connection *conn)
   g_free (conn);
 }
 
-static gboolean
-conn_is_pending (Connection *conn)
-{
-  return conn->async_pending;
-}
-
 static gint64
 deadline_from_now (RiHttpSession *self)
 {
@@ -355,7 +349,7 @@ conn_close (Connection *conn)
   host->open--;
   conn_watch (conn, 0);
   g_queue_unlink (&self->connections, &conn->link);
-  if (conn_is_pending (conn))
+  if (conn->async_pending)
     {
       /* The callback sees the state, and frees: the socket is GIO's
        * until then (a handshake runs in one of its threads). */
@@ -403,32 +397,32 @@ conn_failed (Connection *conn, GError *error)
 {
   RiHttpSession *self = conn->self;
   Host *host = conn->host;
-  GList *first = host->waiting.head;
-
   conn_close (conn);
-  if (first != NULL)
-    {
-      Transfer *transfer = first->data;
-
-      g_queue_unlink (&host->waiting, &transfer->wait_link);
-      transfer->wait_link.data = NULL;
-      transfer_return (transfer, NULL, error);
-    }
+  if (host->waiting.head != NULL)
+    transfer_return (host->waiting.head->data, NULL, error);
   else
     g_error_free (error);
   host_pump (self, host);
 }
 
+/* Into the pool, to be reused; watched, so that a close while idle is
+ * seen. */
 static void
-conn_ready (Connection *conn)
+conn_park (Connection *conn)
 {
-  conn->host->opening--;
   conn->state = CONN_IDLE;
   conn->deadline = -1;
   conn->idle_since = g_get_monotonic_time ();
   conn->idle_link.data = conn;
   g_queue_push_tail_link (&conn->host->idle, &conn->idle_link);
   conn_watch (conn, EPOLLIN);
+}
+
+static void
+conn_ready (Connection *conn)
+{
+  conn->host->opening--;
+  conn_park (conn);
   host_pump (conn->self, conn->host);
 }
 
@@ -495,31 +489,27 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(RiHttpSession) self = NULL;
   GError *error = NULL;
 
+  gboolean done = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+
   conn->async_pending = FALSE;
-  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
-    {
-      if (conn->state == CONN_DEAD)
-        {
-          g_error_free (error);
-          conn_free (conn);
-          return;
-        }
-      self = g_object_ref (conn->self);
-      if (conn->timed_out)
-        {
-          g_clear_error (&error);
-          error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the TLS handshake with %s timed out after %u s",
-                               conn->host->authority, conn->self->timeout_s);
-        }
-      conn_failed (conn, tls_read_error (error));
-      return;
-    }
   if (conn->state == CONN_DEAD)
     {
+      g_clear_error (&error);
       conn_free (conn);
       return;
     }
   self = g_object_ref (conn->self);
+  if (!done)
+    {
+      if (conn->timed_out)
+        {
+          g_clear_error (&error);
+          error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "the TLS handshake with %s timed out after %u s",
+                               conn->host->authority, self->timeout_s);
+        }
+      conn_failed (conn, tls_read_error (error));
+      return;
+    }
   g_clear_object (&conn->cancellable);
   conn->in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (conn->tls));
   conn->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (conn->tls));
@@ -560,6 +550,26 @@ conn_handshake (Connection *conn)
 
 static void conn_write (Connection *conn);
 
+/* Asks the proxy for a tunnel to the registry, TLS to come through it. */
+static void
+conn_tunnel (Connection *conn)
+{
+  Host *host = conn->host;
+  g_autofree char *target = g_strdup_printf (strchr (host->host, ':') ? "[%s]:%u" : "%s:%u", host->host,
+                                             host->port);
+
+  conn->state = CONN_TUNNELLING;
+  ri_http_parser_init (&conn->tunnel, FALSE, TRUE);
+  g_string_printf (conn->out_buf, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", target, target,
+                   conn->self->user_agent);
+  if (host->proxy->authorization != NULL)
+    g_string_append_printf (conn->out_buf, "Proxy-Authorization: %s\r\n", host->proxy->authorization);
+  g_string_append (conn->out_buf, "\r\n");
+  conn->out_offset = 0;
+  conn_watch (conn, EPOLLIN);
+  conn_write (conn);
+}
+
 static void
 connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -586,7 +596,7 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           g_clear_error (&error);
           error = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "connecting to %s timed out after %u s",
                                conn->host->proxy ? conn->host->proxy->host : conn->host->authority,
-                               conn->self->timeout_s);
+                               self->timeout_s);
         }
       else if (conn->host->proxy != NULL)
         g_prefix_error (&error, "the proxy %s:%u: ", conn->host->proxy->host, conn->host->proxy->port);
@@ -599,27 +609,10 @@ connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   /* Requests are one write each: Nagle's algorithm would hold back the
    * next one until the last is acknowledged. */
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  conn->deadline = deadline_from_now (conn->self);
+  conn->deadline = deadline_from_now (self);
   if (conn->host->proxy != NULL && conn->host->tls)
-    {
-      Host *host = conn->host;
-
-      conn->state = CONN_TUNNELLING;
-      ri_http_parser_init (&conn->tunnel, FALSE, TRUE);
-      g_autofree char *target = g_strdup_printf (strchr (host->host, ':') ? "[%s]:%u" : "%s:%u", host->host,
-                                                 host->port);
-
-      g_string_printf (conn->out_buf, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", target, target,
-                       conn->self->user_agent);
-      if (host->proxy->authorization != NULL)
-        g_string_append_printf (conn->out_buf, "Proxy-Authorization: %s\r\n", host->proxy->authorization);
-      g_string_append (conn->out_buf, "\r\n");
-      conn->out_offset = 0;
-      conn_watch (conn, EPOLLIN);
-      conn_write (conn);
-      return;
-    }
-  if (conn->host->tls)
+    conn_tunnel (conn);
+  else if (conn->host->tls)
     conn_handshake (conn);
   else
     conn_ready (conn);
@@ -803,12 +796,7 @@ exchange_done (Connection *conn, gboolean reusable, GError *error)
   if (error == NULL && reusable)
     {
       conn->exchanges++;
-      conn->state = CONN_IDLE;
-      conn->deadline = -1;
-      conn->idle_since = g_get_monotonic_time ();
-      conn->idle_link.data = conn;
-      g_queue_push_tail_link (&host->idle, &conn->idle_link);
-      conn_watch (conn, EPOLLIN);
+      conn_park (conn);
     }
   else
     conn_close (conn);
@@ -1278,7 +1266,7 @@ process_timeouts (RiHttpSession *self)
           continue;
         }
       conn->deadline = -1;
-      if (conn_is_pending (conn))
+      if (conn->async_pending)
         {
           /* Its callback says so. */
           conn->timed_out = TRUE;
@@ -1391,9 +1379,8 @@ ri_http_session_send_async (RiHttpSession       *self,
   g_task_set_source_tag (task, ri_http_session_send_async);
   if (g_task_return_error_if_cancelled (task))
     return;
-  if (!g_uri_split_network (url, G_URI_FLAGS_ENCODED, &scheme, &host_name, &port, NULL) ||
-      !g_uri_split (url, G_URI_FLAGS_ENCODED, NULL, NULL, NULL, NULL, &path, &query, NULL, NULL) ||
-      (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) ||
+  if (!g_uri_split (url, G_URI_FLAGS_ENCODED, &scheme, NULL, &host_name, &port, &path, &query, NULL, NULL) ||
+      scheme == NULL || (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) ||
       host_name == NULL || *host_name == '\0')
     {
       g_task_return_new_error (task, RI_ERROR, RI_ERROR_PROTOCOL, "not an http:// or https:// URL");
@@ -1467,7 +1454,7 @@ ri_http_session_finalize (GObject *object)
   while (self->connections.head != NULL)
     {
       Connection *conn = self->connections.head->data;
-      gboolean pending = conn_is_pending (conn);
+      gboolean pending = conn->async_pending;
 
       conn_close (conn);
       /* A pending step's callback frees it, without us. */

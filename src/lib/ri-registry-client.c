@@ -210,8 +210,9 @@ ri_registry_client_new (const RiRegistryConfig *config)
 
   {
     /* Connections are kept to the concurrency we queue at, plus the
-     * token fetches; the time-out bounds connecting and each silence, so
-     * a stalled registry fails the request instead of hanging the run. */
+     * token fetches; the time-out bounds connecting, each head and each
+     * KiB of a body, so a stalled or trickling registry fails the
+     * request instead of hanging the run. */
     RiHttpSessionOptions options = {
       .max_connections = self->max_connections + 2,
       .timeout_s = config->timeout_s,
