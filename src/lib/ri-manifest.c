@@ -1,7 +1,5 @@
 #include "config.h"
 
-#include <json-glib/json-glib.h>
-
 #include "ri-error.h"
 #include "ri-json.h"
 #include "ri-manifest.h"
@@ -130,123 +128,106 @@ ri_descriptor_classify (const RiDescriptor *descriptor)
   return RI_OBJECT_ARTIFACT;
 }
 
-/* Parses @bytes as a JSON object and returns a new reference to it. Errors
- * from the bounded parser keep their RI_JSON_ERROR code, so a caller can
- * tell "too deep" from "not JSON". */
-static JsonObject *
-parse_object (GBytes *bytes, const char *what, gsize max_size, GError **error)
+/* Parses @bytes as a JSON object, the document's root. Errors from the
+ * bounded parser keep their RI_JSON_ERROR code, so a caller can tell "too
+ * deep" from "not JSON". */
+static RiJsonDoc *
+parse_object (GBytes *bytes, const char *what, gsize max_size, const RiJsonValue **object, GError **error)
 {
-  g_autoptr(JsonNode) root = ri_json_parse_bytes (bytes, max_size, MAX_JSON_DEPTH, error);
+  g_autoptr(RiJsonDoc) doc = ri_json_doc_parse_bytes (bytes, max_size, MAX_JSON_DEPTH, error);
 
-  if (root == NULL)
+  if (doc == NULL)
     {
       g_prefix_error (error, "the %s ", what);
       return NULL;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (root))
+  *object = ri_json_doc_get_root (doc);
+  if (ri_json_value_get_type (*object) != RI_JSON_OBJECT)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the %s is not a JSON object", what);
       return NULL;
     }
-  return json_object_ref (json_node_get_object (root));
+  return g_steal_pointer (&doc);
 }
 
 /* Reads an optional string member; a member of another type is an error. */
 static gboolean
-get_optional_string (JsonObject *object, const char *member, const char *what, const char **out,
+get_optional_string (const RiJsonValue *object, const char *member, const char *what, const char **out,
                      GError **error)
 {
-  JsonNode *node = json_object_get_member (object, member);
+  const RiJsonValue *node = ri_json_object_get (object, member);
 
   *out = NULL;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+  if (ri_json_value_is_null (node))
     return TRUE;
-  if (json_node_get_value_type (node) != G_TYPE_STRING)
+  if ((*out = ri_json_value_get_string (node)) == NULL)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' in the %s is not a string", member, what);
       return FALSE;
     }
-  *out = json_node_get_string (node);
   return TRUE;
 }
 
 /* A JSON object of strings (annotations, labels); null or missing is empty. */
 static gboolean
-get_string_map (JsonObject *object, const char *member, const char *what, GHashTable **out,
+get_string_map (const RiJsonValue *object, const char *member, const char *what, GHashTable **out,
                 GError **error)
 {
-  JsonNode *node = json_object_get_member (object, member);
+  const RiJsonValue *node = ri_json_object_get (object, member);
   g_autoptr(GHashTable) map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
-  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+  if (!ri_json_value_is_null (node))
     {
-      JsonObject *members;
-      g_autoptr(GList) names = NULL;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
+      if (ri_json_value_get_type (node) != RI_JSON_OBJECT)
         {
           g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' in the %s is not an object", member, what);
           return FALSE;
         }
-      members = json_node_get_object (node);
-      names = json_object_get_members (members);
-      for (GList *l = names; l; l = l->next)
+      for (guint i = 0; i < ri_json_value_get_length (node); i++)
         {
-          JsonNode *value = json_object_get_member (members, l->data);
-          if (json_node_get_value_type (value) != G_TYPE_STRING)
+          const char *name = ri_json_object_name_at (node, i);
+          const char *value = ri_json_value_get_string (ri_json_object_value_at (node, i));
+          if (value == NULL)
             {
               g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "%s '%s' in the %s is not a string",
-                           member, (const char *) l->data, what);
+                           member, name, what);
               return FALSE;
             }
-          g_hash_table_replace (map, g_strdup (l->data), g_strdup (json_node_get_string (value)));
+          g_hash_table_replace (map, g_strdup (name), g_strdup (value));
         }
     }
   *out = g_steal_pointer (&map);
   return TRUE;
 }
 
-/* A member that only classifies: anything but a string counts as absent
- * (json-glib's own getter is critical about other types). */
-static const char *
-string_or_null (JsonObject *object, const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  return node != NULL && json_node_get_value_type (node) == G_TYPE_STRING ? json_node_get_string (node) : NULL;
-}
-
 static gboolean
-get_optional_size (JsonObject *object, const char *what, gint64 *out, GError **error)
+get_optional_size (const RiJsonValue *object, const char *what, gint64 *out, GError **error)
 {
-  JsonNode *node = json_object_get_member (object, "size");
+  const RiJsonValue *node = ri_json_object_get (object, "size");
 
   *out = -1;
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+  if (ri_json_value_is_null (node))
     return TRUE;
-  if (json_node_get_value_type (node) != G_TYPE_INT64 || json_node_get_int (node) < 0)
+  if (!ri_json_value_get_int (node, out) || *out < 0)
     {
+      *out = -1;
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "a size in the %s is not a non-negative integer", what);
       return FALSE;
     }
-  *out = json_node_get_int (node);
   return TRUE;
 }
 
 static gboolean
-parse_descriptor (JsonNode *node, const char *what, RiDescriptor *out, GError **error)
+parse_descriptor (const RiJsonValue *object, const char *what, RiDescriptor *out, GError **error)
 {
-  JsonObject *object;
-  const char *digest, *media_type, *artifact_type, *os = NULL, *architecture = NULL;
-  const char *reference_type = NULL;
-  JsonNode *member;
+  const char *digest, *media_type, *artifact_type;
+  const RiJsonValue *platform, *annotations;
 
-  if (!JSON_NODE_HOLDS_OBJECT (node))
+  if (ri_json_value_get_type (object) != RI_JSON_OBJECT)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "a descriptor in the %s is not an object", what);
       return FALSE;
     }
-  object = json_node_get_object (node);
   if (!get_optional_string (object, "digest", what, &digest, error) ||
       !get_optional_string (object, "mediaType", what, &media_type, error) ||
       !get_optional_string (object, "artifactType", what, &artifact_type, error) ||
@@ -258,46 +239,31 @@ parse_descriptor (JsonNode *node, const char *what, RiDescriptor *out, GError **
       return FALSE;
     }
   /* Platform and annotations only classify the entry: odd values there
-   * make it an unknown entry, not a broken list. */
-  member = json_object_get_member (object, "platform");
-  if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
-    {
-      JsonObject *platform = json_node_get_object (member);
-      os = string_or_null (platform, "os");
-      architecture = string_or_null (platform, "architecture");
-    }
-  member = json_object_get_member (object, "annotations");
-  if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
-    reference_type = string_or_null (json_node_get_object (member), "vnd.docker.reference.type");
+   * make it an unknown entry, not a broken list; anything but a string
+   * counts as absent. */
+  platform = ri_json_object_get (object, "platform");
+  annotations = ri_json_object_get (object, "annotations");
   out->digest = g_strdup (digest);
   out->media_type = g_strdup (media_type);
   out->artifact_type = g_strdup (artifact_type);
-  out->platform_os = g_strdup (os);
-  out->platform_architecture = g_strdup (architecture);
-  out->reference_type = g_strdup (reference_type);
+  out->platform_os = g_strdup (ri_json_object_get_string (platform, "os"));
+  out->platform_architecture = g_strdup (ri_json_object_get_string (platform, "architecture"));
+  out->reference_type = g_strdup (ri_json_object_get_string (annotations, "vnd.docker.reference.type"));
   return TRUE;
 }
 
 /* Legacy cosign and oras attachments are manifests with an image config
  * whose layers say what they are. */
 static RiObjectKind
-classify_by_layers (JsonObject *object)
+classify_by_layers (const RiJsonValue *object)
 {
-  JsonNode *node = json_object_get_member (object, "layers");
-  JsonArray *layers;
+  const RiJsonValue *layers = ri_json_object_get (object, "layers");
 
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-    return RI_OBJECT_IMAGE;
-  layers = json_node_get_array (node);
-  for (guint i = 0; i < json_array_get_length (layers); i++)
+  for (guint i = 0; i < ri_json_value_get_length (layers); i++)
     {
-      JsonNode *layer = json_array_get_element (layers, i);
-      const char *type;
+      const char *type = ri_json_object_get_string (ri_json_array_get (layers, i), "mediaType");
       RiObjectKind kind;
 
-      if (!JSON_NODE_HOLDS_OBJECT (layer))
-        continue;
-      type = string_or_null (json_node_get_object (layer), "mediaType");
       if (type == NULL || g_str_has_prefix (type, "application/vnd.oci.image.layer.") ||
           g_str_has_prefix (type, "application/vnd.docker.image.rootfs."))
         continue;
@@ -308,33 +274,38 @@ classify_by_layers (JsonObject *object)
   return RI_OBJECT_IMAGE;
 }
 
+static gboolean
+says_schema1 (const RiJsonValue *object)
+{
+  gint64 version;
+
+  return ri_json_value_get_int (ri_json_object_get (object, "schemaVersion"), &version) && version == 1;
+}
+
 gboolean
 ri_manifest_is_schema1 (GBytes *bytes, const char *content_type)
 {
-  g_autoptr(JsonObject) object = NULL;
-  JsonNode *node;
+  g_autoptr(RiJsonDoc) doc = NULL;
+  const RiJsonValue *object;
 
   if (ri_media_type_is_schema1 (content_type))
     return TRUE;
   /* Distribution names the type; only an unnamed one needs a look inside. */
   if (ri_media_type_is_image (content_type) || ri_media_type_is_list (content_type))
     return FALSE;
-  object = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, NULL);
-  if (object == NULL)
-    return FALSE;
-  node = json_object_get_member (object, "schemaVersion");
-  return node != NULL && json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) == 1;
+  doc = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, &object, NULL);
+  return doc != NULL && says_schema1 (object);
 }
 
 RiManifest *
 ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
 {
-  g_autoptr(JsonObject) object = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, error);
+  const RiJsonValue *object;
+  g_autoptr(RiJsonDoc) doc = parse_object (bytes, "manifest", MAX_MANIFEST_SIZE, &object, error);
   g_autoptr(RiManifest) manifest = NULL;
   const char *media_type, *artifact_type;
-  JsonNode *node;
 
-  if (object == NULL)
+  if (doc == NULL)
     return NULL;
   if (!get_optional_string (object, "mediaType", "manifest", &media_type, error) ||
       !get_optional_string (object, "artifactType", "manifest", &artifact_type, error))
@@ -342,12 +313,11 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
   /* OCI makes mediaType optional in the body; the Content-Type then says. */
   if (media_type == NULL)
     media_type = content_type;
-  node = json_object_get_member (object, "schemaVersion");
-  if (node != NULL && json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) == 1)
+  if (says_schema1 (object))
     media_type = "application/vnd.docker.distribution.manifest.v1+json";
   if (media_type == NULL || g_str_equal (media_type, "application/json"))
-    media_type = json_object_has_member (object, "manifests") ? RI_MEDIA_TYPE_OCI_INDEX
-                                                              : RI_MEDIA_TYPE_OCI_MANIFEST;
+    media_type = ri_json_object_get (object, "manifests") != NULL ? RI_MEDIA_TYPE_OCI_INDEX
+                                                                  : RI_MEDIA_TYPE_OCI_MANIFEST;
 
   manifest = g_new0 (RiManifest, 1);
   manifest->media_type = g_strdup (media_type);
@@ -363,9 +333,9 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
 
   if (ri_media_type_is_image (media_type))
     {
+      const RiJsonValue *node = ri_json_object_get (object, "config");
       RiDescriptor config = { 0 };
 
-      node = json_object_get_member (object, "config");
       if (node == NULL)
         {
           g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the manifest has no config");
@@ -390,23 +360,21 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
 
   if (ri_media_type_is_list (media_type))
     {
-      JsonArray *children;
+      const RiJsonValue *children = ri_json_object_get (object, "manifests");
 
       manifest->is_list = TRUE;
       manifest->kind = artifact_type != NULL ? classify_artifact_type (artifact_type) : RI_OBJECT_LIST;
       manifest->children = g_array_new (FALSE, TRUE, sizeof (RiDescriptor));
       g_array_set_clear_func (manifest->children, (GDestroyNotify) descriptor_clear);
-      node = json_object_get_member (object, "manifests");
-      if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+      if (ri_json_value_get_type (children) != RI_JSON_ARRAY)
         {
           g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "the image list has no 'manifests' array");
           return NULL;
         }
-      children = json_node_get_array (node);
-      for (guint i = 0; i < json_array_get_length (children); i++)
+      for (guint i = 0; i < ri_json_value_get_length (children); i++)
         {
           RiDescriptor child = { 0 };
-          if (!parse_descriptor (json_array_get_element (children, i), "image list", &child, error))
+          if (!parse_descriptor (ri_json_array_get (children, i), "image list", &child, error))
             {
               descriptor_clear (&child);
               return NULL;
@@ -424,12 +392,13 @@ ri_manifest_parse (GBytes *bytes, const char *content_type, GError **error)
 RiImageConfig *
 ri_image_config_parse (GBytes *bytes, GError **error)
 {
-  g_autoptr(JsonObject) object = parse_object (bytes, "image config", MAX_CONFIG_SIZE, error);
+  const RiJsonValue *object;
+  g_autoptr(RiJsonDoc) doc = parse_object (bytes, "image config", MAX_CONFIG_SIZE, &object, error);
   g_autoptr(RiImageConfig) config = NULL;
+  const RiJsonValue *node;
   const char *os, *architecture;
-  JsonNode *node;
 
-  if (object == NULL)
+  if (doc == NULL)
     return NULL;
   if (!get_optional_string (object, "os", "image config", &os, error) ||
       !get_optional_string (object, "architecture", "image config", &architecture, error))
@@ -439,15 +408,15 @@ ri_image_config_parse (GBytes *bytes, GError **error)
   config->os = g_strdup (os ? os : "");
   config->architecture = g_strdup (architecture ? architecture : "");
 
-  node = json_object_get_member (object, "config");
-  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+  node = ri_json_object_get (object, "config");
+  if (!ri_json_value_is_null (node))
     {
-      if (!JSON_NODE_HOLDS_OBJECT (node))
+      if (ri_json_value_get_type (node) != RI_JSON_OBJECT)
         {
           g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'config' in the image config is not an object");
           return NULL;
         }
-      if (!get_string_map (json_node_get_object (node), "Labels", "image config", &config->labels, error))
+      if (!get_string_map (node, "Labels", "image config", &config->labels, error))
         return NULL;
     }
   else
@@ -458,32 +427,29 @@ ri_image_config_parse (GBytes *bytes, GError **error)
 GPtrArray *
 ri_name_list_parse (GBytes *bytes, const char *member, GError **error)
 {
-  g_autoptr(JsonObject) object = NULL;
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  JsonNode *node;
-  JsonArray *array;
+  const RiJsonValue *object, *array;
+  g_autoptr(RiJsonDoc) doc = parse_object (bytes, "response", MAX_LIST_PAGE_SIZE, &object, error);
 
-  object = parse_object (bytes, "response", MAX_LIST_PAGE_SIZE, error);
-  if (object == NULL)
+  if (doc == NULL)
     return NULL;
-  node = json_object_get_member (object, member);
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+  array = ri_json_object_get (object, member);
+  if (ri_json_value_is_null (array))
     return g_steal_pointer (&names);
-  if (!JSON_NODE_HOLDS_ARRAY (node))
+  if (ri_json_value_get_type (array) != RI_JSON_ARRAY)
     {
       g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "'%s' is not an array", member);
       return NULL;
     }
-  array = json_node_get_array (node);
-  for (guint i = 0; i < json_array_get_length (array); i++)
+  for (guint i = 0; i < ri_json_value_get_length (array); i++)
     {
-      JsonNode *element = json_array_get_element (array, i);
-      if (json_node_get_value_type (element) != G_TYPE_STRING)
+      const char *name = ri_json_value_get_string (ri_json_array_get (array, i));
+      if (name == NULL)
         {
           g_set_error (error, RI_ERROR, RI_ERROR_PROTOCOL, "an element of '%s' is not a string", member);
           return NULL;
         }
-      g_ptr_array_add (names, g_strdup (json_node_get_string (element)));
+      g_ptr_array_add (names, g_strdup (name));
     }
   return g_steal_pointer (&names);
 }
