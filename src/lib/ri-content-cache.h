@@ -18,6 +18,8 @@ G_DECLARE_FINAL_TYPE (RiContentCache, ri_content_cache, RI, CONTENT_CACHE, GObje
 RiContentCache *ri_content_cache_new            (const char     *directory,
                                                  gboolean        keep_in_memory);
 char           *ri_content_cache_default_dir    (void);
+/* What it returns matches @digest: entries from disk are checked on
+ * every load, and callers store only content they checked. */
 GBytes         *ri_content_cache_lookup         (RiContentCache *self,
                                                  const char     *digest);
 void            ri_content_cache_store          (RiContentCache *self,

@@ -144,6 +144,16 @@ ri_digest_compute_as (GBytes *bytes, const char *expected)
   return g_strconcat (digest_algorithms[i].prefix, hex, NULL);
 }
 
+/* Whether two digests (or a digest and an algorithm's prefix) are of one
+ * algorithm. */
+gboolean
+ri_digest_same_algorithm (const char *a, const char *b)
+{
+  const char *colon = strchr (a, ':');
+
+  return colon != NULL && strncmp (a, b, colon - a + 1) == 0;
+}
+
 gboolean
 ri_media_type_is_image (const char *media_type)
 {

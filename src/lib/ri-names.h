@@ -16,6 +16,8 @@ char     *ri_digest_compute           (GBytes     *bytes);
 gboolean  ri_digest_is_supported      (const char *digest);
 char     *ri_digest_compute_as        (GBytes     *bytes,
                                        const char *expected);
+gboolean  ri_digest_same_algorithm    (const char *a,
+                                       const char *b);
 gboolean  ri_media_type_is_image      (const char *media_type);
 gboolean  ri_media_type_is_list       (const char *media_type);
 gboolean  ri_name_matches_any         (const char * const *patterns,

@@ -508,14 +508,11 @@ ensure_manifest (GTask *task, ScanRepository *repository, const char *digest, gb
     return;
   if (!g_hash_table_add (tagged ? scan->requested_tagged : scan->requested, g_strdup (digest)))
     return;
+  /* The cache checked the bytes against their digest. */
   if (scan->cache != NULL && (cached = ri_content_cache_lookup (scan->cache, digest)) != NULL)
     {
-      g_autofree char *computed = ri_digest_compute (cached);
-      if (g_str_equal (computed, digest))
-        {
-          process_manifest (task, repository, digest, cached, NULL, tagged, "the cached manifest", FALSE);
-          return;
-        }
+      process_manifest (task, repository, digest, cached, NULL, tagged, "the cached manifest", FALSE);
+      return;
     }
   url = manifest_url (scan, repository->name, digest);
   request_full (task, RI_REQUEST_MANIFEST, url, repository, NULL, digest, tagged);
@@ -526,6 +523,7 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
 {
   Scan *scan = g_task_get_task_data (task);
   g_autofree char *digest = NULL;
+  g_autofree char *computed = NULL;
 
   /* The registry signs a schema 1 manifest anew on every GET, so its
    * bytes never match a digest: it is told apart first. */
@@ -535,10 +533,11 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
       skip_object (scan, r->repository->name, response->url, "schema1", response->url, NULL);
       return;
     }
+  /* Each digest is computed once: the registry's, what was asked for and
+   * the sha256 the scan keys by are mostly one and the same. */
   if (response->docker_digest != NULL && ri_digest_is_supported (response->docker_digest))
     {
-      g_autofree char *computed = ri_digest_compute_as (response->body, response->docker_digest);
-
+      computed = ri_digest_compute_as (response->body, response->docker_digest);
       if (!g_str_equal (computed, response->docker_digest))
         {
           scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
@@ -549,8 +548,11 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
     }
   if (r->digest != NULL)
     {
-      g_autofree char *computed = ri_digest_compute_as (response->body, r->digest);
-
+      if (computed == NULL || !ri_digest_same_algorithm (computed, r->digest))
+        {
+          g_free (computed);
+          computed = ri_digest_compute_as (response->body, r->digest);
+        }
       if (!g_str_equal (r->digest, computed))
         {
           scan_fail (scan, g_error_new (RI_ERROR, RI_ERROR_DIGEST_MISMATCH,
@@ -560,6 +562,8 @@ handle_manifest (GTask *task, Request *r, RiResponse *response)
         }
       digest = g_strdup (r->digest);
     }
+  else if (computed != NULL && ri_digest_same_algorithm (computed, "sha256:"))
+    digest = g_steal_pointer (&computed);
   else
     digest = ri_digest_compute (response->body);
 

@@ -203,6 +203,25 @@ class FailureTest(ritest.TempDirTestCase):
         self.assertIn("/v2/app/manifests/latest: the manifest's digest is", result.stderr)
         self.assert_kept()
 
+    def test_child_served_in_place_of_another(self):
+        """A list's child asked for by digest is refused when the registry
+        answers with other bytes, even with a Docker-Content-Digest that is
+        true of what it sent."""
+        child, config = image_blobs(labels={"org.flatpak.ref": "app/x"})
+        other, _ = image_blobs(arch="arm64", labels={"org.flatpak.ref": "app/x"})
+        index = ri_testdata.canonical({
+            "schemaVersion": 2, "mediaType": ri_testdata.OCI_INDEX,
+            "manifests": [{"mediaType": MANIFEST_TYPE, "digest": ri_testdata.sha256(child), "size": len(child),
+                           "platform": {"architecture": "amd64", "os": "linux"}}]})
+        self.fake.overrides["/v2/app/manifests/latest"] = (
+            200, {"Content-Type": ri_testdata.OCI_INDEX, "Docker-Content-Digest": ri_testdata.sha256(index)}, index)
+        self.fake.overrides["/v2/app/manifests/" + ri_testdata.sha256(child)] = (
+            200, {"Content-Type": MANIFEST_TYPE, "Docker-Content-Digest": ri_testdata.sha256(other)}, other)
+        result = ritest.run_cli("-c", self.config(self.fake.url), "index", check=1)
+        self.assertIn("the manifest's digest is %s, not the %s asked for"
+                      % (ri_testdata.sha256(other), ri_testdata.sha256(child)), result.stderr)
+        self.assert_kept()
+
     def test_blob_digest_mismatch(self):
         config_path = [p for p in self.fake.routes if "/blobs/" in p][0]
         self.fake.overrides[config_path] = (200, {}, b'{"architecture": "amd64", "os": "linux"}')
