@@ -1,10 +1,10 @@
 #include "config.h"
 
 #include <gio/gio.h>
-#include <libsoup/soup.h>
 #include <string.h>
 
 #include "ri-error.h"
+#include "ri-http-fields.h"
 #include "ri-http-parser.h"
 
 /* Far above any registry's (a few hundred bytes), low enough that a
@@ -182,8 +182,8 @@ frame_body (RiHttpParser *parser, GError **error)
   g_autofree char *connection = ri_http_headers_get_list (parser->headers, "Connection");
   g_autofree char *codings = ri_http_headers_get_list (parser->headers, "Transfer-Encoding");
 
-  parser->keep_alive = parser->minor_version >= 1 ? !(connection && soup_header_contains (connection, "close"))
-                                                  : (connection && soup_header_contains (connection, "keep-alive"));
+  parser->keep_alive = parser->minor_version >= 1 ? !(connection && ri_http_list_contains (connection, "close"))
+                                                  : (connection && ri_http_list_contains (connection, "keep-alive"));
 
   if (parser->no_body || (parser->connect && parser->status / 100 == 2) || parser->status == 204 ||
       parser->status == 304)
@@ -193,13 +193,12 @@ frame_body (RiHttpParser *parser, GError **error)
     }
   if (codings != NULL)
     {
-      GSList *list = soup_header_parse_list (codings);
-      gboolean empty = list == NULL;
-      gboolean chunked_only = !empty && list->next == NULL && g_ascii_strcasecmp (list->data, "chunked") == 0;
+      g_autoptr(GPtrArray) list = ri_http_list_parse (codings);
+      gboolean empty = list->len == 0;
+      gboolean chunked_only = list->len == 1 && g_ascii_strcasecmp (g_ptr_array_index (list, 0), "chunked") == 0;
 
       /* Only chunked is asked for, so it is the one coding there may be
        * (empty elements of the list do not count, RFC 9110 5.6.1). */
-      soup_header_free_list (list);
       if (empty)
         return protocol_error (error, "an empty Transfer-Encoding");
       if (!chunked_only)

@@ -3,12 +3,12 @@
 #include "config.h"
 
 #include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 #include <string.h>
 
 #include "ri-auth-challenge.h"
 #include "ri-http-session.h"
 #include "ri-error.h"
+#include "ri-http-fields.h"
 #include "ri-json.h"
 #include "ri-registry-client.h"
 
@@ -263,14 +263,14 @@ same_origin (const char *a, const char *b)
 char *
 ri_parse_link_next (const char *header, const char *request_url)
 {
-  g_autoptr(GSList) links = NULL;
+  g_autoptr(GPtrArray) links = NULL;
 
   if (header == NULL)
     return NULL;
-  links = soup_header_parse_list (header);
-  for (GSList *l = links; l; l = l->next)
+  links = ri_http_list_parse (header);
+  for (guint i = 0; i < links->len; i++)
     {
-      const char *link = l->data;
+      const char *link = g_ptr_array_index (links, i);
       const char *open = strchr (link, '<');
       const char *close = open ? strchr (open, '>') : NULL;
       g_autoptr(GHashTable) params = NULL;
@@ -280,7 +280,7 @@ ri_parse_link_next (const char *header, const char *request_url)
 
       if (open == NULL || close == NULL)
         continue;
-      params = soup_header_parse_semi_param_list (close + 1);
+      params = ri_http_params_parse (close + 1);
       rel = g_hash_table_lookup (params, "rel");
       if (rel == NULL)
         continue;
@@ -292,12 +292,8 @@ ri_parse_link_next (const char *header, const char *request_url)
       target = g_strndup (open + 1, close - open - 1);
       resolved = g_uri_resolve_relative (request_url, g_strstrip (target), G_URI_FLAGS_ENCODED, NULL);
       if (resolved != NULL && same_origin (resolved, request_url))
-        {
-          soup_header_free_list (g_steal_pointer (&links));
-          return g_steal_pointer (&resolved);
-        }
+        return g_steal_pointer (&resolved);
     }
-  soup_header_free_list (g_steal_pointer (&links));
   return NULL;
 }
 
@@ -479,13 +475,6 @@ maybe_retry (RiRegistryClient *self, GTask *task, const char *why, gint retry_af
   return TRUE;
 }
 
-/* libsoup 3.2 predates RFC 6585 and calls 429 "Unknown Error". */
-static const char *
-status_phrase (guint status)
-{
-  return status == 429 ? "Too Many Requests" : soup_status_get_phrase (status);
-}
-
 static gint
 parse_retry_after (const char *value)
 {
@@ -496,7 +485,7 @@ parse_retry_after (const char *value)
     return -1;
   if (g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT / 1000, &seconds, NULL))
     return seconds * 1000;
-  date = soup_date_time_new_from_http_string (value);
+  date = ri_http_date_parse (value);
   if (date != NULL)
     {
       g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
@@ -536,7 +525,7 @@ complete_with_status (RiRegistryClient *self, GTask *task)
       response->body = g_steal_pointer (&request->response->body);
     }
 
-  if (SOUP_STATUS_IS_SUCCESSFUL (status))
+  if (status / 100 == 2)
     {
       finish_request (self, task, g_steal_pointer (&response), NULL);
       return;
@@ -546,7 +535,7 @@ complete_with_status (RiRegistryClient *self, GTask *task)
     {
       const char *header = ri_http_response_get_header (request->response, "Retry-After");
       gint retry_after_ms = status == 429 || status == 503 ? parse_retry_after (header) : -1;
-      g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, status_phrase (status));
+      g_autofree char *why = g_strdup_printf ("HTTP %u %s", status, ri_http_status_phrase (status));
 
       if (retry_after_ms > MAX_RETRY_AFTER_S * 1000)
         {
@@ -562,7 +551,7 @@ complete_with_status (RiRegistryClient *self, GTask *task)
   code = status == 404 ? RI_ERROR_NOT_FOUND :
          status == 400 ? RI_ERROR_BAD_REQUEST :
          status == 401 || status == 403 ? RI_ERROR_DENIED : RI_ERROR_REGISTRY;
-  fail_request (self, task, code, "HTTP %u %s%s%s", status, status_phrase (status),
+  fail_request (self, task, code, "HTTP %u %s%s%s", status, ri_http_status_phrase (status),
                 detail ? ": " : "", detail ? detail : "");
 }
 
@@ -797,13 +786,13 @@ token_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_source_destroy (waiter->cancelled);
     }
 
-  if (body != NULL && SOUP_STATUS_IS_SUCCESSFUL (status))
+  if (body != NULL && status / 100 == 2)
     value = parse_token_response (body, &lifetime_s, &error);
   else if (body != NULL)
     {
       g_autofree char *who = describe_user (self);
       g_set_error (&error, RI_ERROR, status == 401 || status == 403 ? RI_ERROR_DENIED : RI_ERROR_REGISTRY,
-                   "HTTP %u %s: the token realm refused %s", status, status_phrase (status),
+                   "HTTP %u %s: the token realm refused %s", status, ri_http_status_phrase (status),
                    status == 401 || status == 403 ? who : "the request");
     }
 
@@ -1013,7 +1002,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   status = request->response->status;
-  if (SOUP_STATUS_IS_REDIRECTION (status) && status != 304)
+  if (status / 100 == 3 && status != 304)
     {
       const char *location = ri_http_response_get_header (request->response, "Location");
       g_autofree char *target = location ? g_uri_resolve_relative (request->current_url, location,
