@@ -16,48 +16,57 @@
 void
 ri_json_append_string (GString *out, const char *s)
 {
-  g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-    {
-      if (*p >= 0x80)
-        {
-          gunichar c = g_utf8_get_char_validated ((const char *) p, -1);
+  const unsigned char *p = (const unsigned char *) s;
+  const unsigned char *run = p;   /* what is written as it is, up to @p */
 
-          if (c == (gunichar) -1 || c == (gunichar) -2)
-            g_string_append (out, "\xef\xbf\xbd");
-          else
+  g_string_append_c (out, '"');
+  for (;; p++)
+    {
+      if (*p >= 0x20 && *p != '"' && *p != '\\')
+        {
+          gunichar c;
+
+          if (*p < 0x80)
+            continue;
+          c = g_utf8_get_char_validated ((const char *) p, -1);
+          if (c != (gunichar) -1 && c != (gunichar) -2)
             {
-              guint length = g_utf8_skip[*p];
-              g_string_append_len (out, (const char *) p, length);
-              p += length - 1;
+              p += g_utf8_skip[*p] - 1;
+              continue;
             }
-          continue;
         }
+      g_string_append_len (out, (const char *) run, p - run);
+      run = p + 1;
       switch (*p)
         {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        case '\b': g_string_append (out, "\\b"); break;
-        case '\f': g_string_append (out, "\\f"); break;
+        case '\0':
+          g_string_append_c (out, '"');
+          return;
+        case '"': g_string_append_len (out, "\\\"", 2); break;
+        case '\\': g_string_append_len (out, "\\\\", 2); break;
+        case '\n': g_string_append_len (out, "\\n", 2); break;
+        case '\r': g_string_append_len (out, "\\r", 2); break;
+        case '\t': g_string_append_len (out, "\\t", 2); break;
+        case '\b': g_string_append_len (out, "\\b", 2); break;
+        case '\f': g_string_append_len (out, "\\f", 2); break;
         default:
           if (*p < 0x20)
             g_string_append_printf (out, "\\u%04x", *p);
           else
-            g_string_append_c (out, *p);
+            g_string_append_len (out, "\xef\xbf\xbd", 3); /* not the start of valid UTF-8 */
         }
     }
-  g_string_append_c (out, '"');
 }
 
 void
 ri_json_append_indent (GString *out, guint level)
 {
+  static const char spaces[] = "                                                                ";
+  const guint per_append = (sizeof spaces - 1) / 4;
+
   g_string_append_c (out, '\n');
-  for (guint i = 0; i < level; i++)
-    g_string_append (out, "    ");
+  for (guint i = 0; i < level; i += per_append)
+    g_string_append_len (out, spaces, 4 * MIN (level - i, per_append));
 }
 
 static void print_node (GString *out, JsonNode *node, guint level);

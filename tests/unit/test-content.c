@@ -222,6 +222,20 @@ test_printer_utf8 (void)
   g_assert_true (g_utf8_validate (out->str, -1, NULL));
 }
 
+static void
+test_printer_indent (void)
+{
+  for (guint level = 0; level < 40; level++)
+    {
+      g_autoptr(GString) out = g_string_new ("x");
+      g_autofree char *spaces = g_strnfill (4 * level, ' ');
+      g_autofree char *expected = g_strconcat ("x\n", spaces, NULL);
+
+      ri_json_append_indent (out, level);
+      g_assert_cmpstr (out->str, ==, expected);
+    }
+}
+
 static RiManifest *
 manifest_of (const char *json)
 {
@@ -486,6 +500,7 @@ main (int argc, char **argv)
   g_test_add_func ("/content/deep-json", test_deep_json);
   g_test_add_func ("/content/json-bounded", test_json_bounded);
   g_test_add_func ("/content/printer-utf8", test_printer_utf8);
+  g_test_add_func ("/content/printer-indent", test_printer_indent);
   g_test_add_func ("/content/classify", test_classify);
   g_test_add_func ("/content/digests", test_digests);
   g_test_add_func ("/content/skipped", test_skipped);
