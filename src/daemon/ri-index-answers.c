@@ -10,6 +10,7 @@
 #include "ri-index-query.h"
 #include "ri-index-writer.h"
 #include "ri-kept-answers.h"
+#include "ri-names.h"
 #include "ri-spellings.h"
 
 /**
@@ -199,7 +200,7 @@ build_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       return;
     }
   /* Strong validators: the bytes decide, and the gzip form differs. */
-  hash = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, answer->body);
+  hash = ri_sha256_hex (g_bytes_get_data (answer->body, NULL), g_bytes_get_size (answer->body));
   answer->etag = g_strdup_printf ("\"%.32s\"", hash);
   answer->etag_gzip = g_strdup_printf ("\"%.32s-gzip\"", hash);
   answer->generation = build->generation;

@@ -9,6 +9,7 @@
 #include "ri-atomic-file.h"
 #include "ri-error.h"
 #include "ri-icon-store.h"
+#include "ri-names.h"
 
 #define DATA_URI_PREFIX "data:image/png;base64,"
 #define MAX_ICON_SIZE (1024 * 1024)
@@ -150,7 +151,7 @@ rewrite_locked (RiIconStore *self, const char *value, GError **error)
       return NULL;
     }
 
-  hex = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  hex = ri_sha256_hex (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   relative = g_strdup_printf ("%.2s/%s.png", hex, hex + 2);
   path = g_build_filename (self->icons_dir, relative, NULL);
   directory = g_path_get_dirname (path);

@@ -13,6 +13,9 @@ gboolean  ri_repository_name_is_valid (const char *name);
 gboolean  ri_tag_is_valid             (const char *tag);
 gboolean  ri_digest_is_valid          (const char *digest);
 char     *ri_digest_compute           (GBytes     *bytes);
+/* The sha256 of @data in hex, without the algorithm's prefix. */
+char     *ri_sha256_hex               (const void *data,
+                                       gsize       size);
 gboolean  ri_digest_is_supported      (const char *digest);
 char     *ri_digest_compute_as        (GBytes     *bytes,
                                        const char *expected);

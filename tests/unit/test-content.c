@@ -350,6 +350,45 @@ test_digests (void)
   g_assert_cmpstr (sha256, ==, DIGEST);
   sha512 = ri_digest_compute_as (empty, empty512);
   g_assert_cmpstr (sha512, ==, empty512);
+  g_assert_true (ri_digest_same_algorithm (sha256, DIGEST));
+  g_assert_true (ri_digest_same_algorithm (sha256, "sha256:"));
+  g_assert_false (ri_digest_same_algorithm (sha256, empty512));
+  g_assert_false (ri_digest_same_algorithm ("sha256", "sha256"));
+}
+
+/* nettle does the hashing: known answers (FIPS 180-2's "abc"), and GLib's
+ * own implementation as the yardstick over lengths around the block
+ * sizes and a large input. */
+static void
+test_digests_agree (void)
+{
+  g_autoptr(GBytes) abc = g_bytes_new_static ("abc", 3);
+  g_autofree char *abc256 = ri_digest_compute (abc);
+  g_autofree char *abc512 = ri_digest_compute_as (abc, "sha512:" "00000000000000000000000000000000"
+                                                  "00000000000000000000000000000000"
+                                                  "00000000000000000000000000000000"
+                                                  "00000000000000000000000000000000");
+  g_autofree char *abc_hex = ri_sha256_hex ("abc", 3);
+  gsize size = 1024 * 1024 + 13;
+  g_autofree guint8 *data = g_malloc (size);
+
+  g_assert_cmpstr (abc256, ==, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  g_assert_cmpstr (abc512, ==, "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                               "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  g_assert_cmpstr (abc_hex, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) (i * 7 + (i >> 8));
+  for (gsize length = 0; length <= size; length = length < 300 ? length + 1 : length * 3 + 1)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new_static (data, MIN (length, size));
+      g_autofree char *ours = ri_digest_compute (bytes);
+      g_autofree char *ours512 = ri_digest_compute_as (bytes, abc512);
+      g_autofree char *glib = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      g_autofree char *glib512 = g_compute_checksum_for_bytes (G_CHECKSUM_SHA512, bytes);
+
+      g_assert_cmpstr (ours + strlen ("sha256:"), ==, glib);
+      g_assert_cmpstr (ours512 + strlen ("sha512:"), ==, glib512);
+    }
 }
 
 static void
@@ -501,6 +540,7 @@ main (int argc, char **argv)
   g_test_add_func ("/content/json-bounded", test_json_bounded);
   g_test_add_func ("/content/printer-utf8", test_printer_utf8);
   g_test_add_func ("/content/printer-indent", test_printer_indent);
+  g_test_add_func ("/content/digests-agree", test_digests_agree);
   g_test_add_func ("/content/classify", test_classify);
   g_test_add_func ("/content/digests", test_digests);
   g_test_add_func ("/content/skipped", test_skipped);
