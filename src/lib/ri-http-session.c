@@ -69,6 +69,7 @@ struct _RiHttpSession {
   GQueue active;              /* (element-type Transfer) every one not complete */
   GPtrArray *dead;            /* (owned) connections to free after the dispatch */
   gint cancel_pending;        /* atomic: some cancellable fired */
+  GHashTable *watches;        /* (owned) GCancellable → Watch */
 
   guint max_connections;
   guint timeout_s;
@@ -148,8 +149,6 @@ struct _Transfer {
   gboolean decoder_busy;      /* within a compressed stream */
   gboolean member_done;       /* a gzip member ended: another may follow */
   GCancellable *cancellable;  /* (owned) (nullable) */
-  gulong cancel_id;
-  gint cancelled;             /* atomic */
 };
 
 /* --- responses --- */
@@ -271,6 +270,64 @@ transfer_free (Transfer *transfer)
   g_free (transfer);
 }
 
+/* One handler per cancellable, however many transfers it cancels: a scan
+ * passes one to all its requests, and a connection and a disconnection
+ * per request were a signal handler's closure, list and lookups each. */
+typedef struct {
+  GCancellable *cancellable;  /* (owned) */
+  gulong handler;
+  guint users;
+} Watch;
+
+static void
+watch_free (Watch *watch)
+{
+  g_cancellable_disconnect (watch->cancellable, watch->handler);
+  g_object_unref (watch->cancellable);
+  g_free (watch);
+}
+
+/* May run in any thread: only a flag, and a wakeup. */
+static void
+cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  RiHttpSession *self = user_data;
+
+  g_atomic_int_set (&self->cancel_pending, 1);
+  g_main_context_wakeup (self->context);
+}
+
+static void
+watch_cancellable (RiHttpSession *self, GCancellable *cancellable)
+{
+  Watch *watch = g_hash_table_lookup (self->watches, cancellable);
+
+  if (watch == NULL)
+    {
+      watch = g_new0 (Watch, 1);
+      watch->cancellable = g_object_ref (cancellable);
+      g_hash_table_insert (self->watches, cancellable, watch);
+      /* Runs at once if the cancellable fired in the meantime. */
+      watch->handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), self, NULL);
+    }
+  watch->users++;
+}
+
+static void
+unwatch_cancellable (RiHttpSession *self, GCancellable *cancellable)
+{
+  Watch *watch = g_hash_table_lookup (self->watches, cancellable);
+
+  if (--watch->users == 0)
+    g_hash_table_remove (self->watches, cancellable);
+}
+
+static gboolean
+transfer_cancelled (Transfer *transfer)
+{
+  return transfer->cancellable != NULL && g_cancellable_is_cancelled (transfer->cancellable);
+}
+
 /* Completes the exchange: with a response, an error, or (when it was
  * cancelled) neither. The caller's callback may run from here, and send
  * more. */
@@ -287,10 +344,9 @@ transfer_return (Transfer *transfer, RiHttpResponse *response, GError *error)
       g_queue_unlink (&transfer->host->waiting, &transfer->wait_link);
       transfer->wait_link.data = NULL;
     }
+  cancelled = transfer_cancelled (transfer);
   if (transfer->cancellable != NULL)
-    g_cancellable_disconnect (transfer->cancellable, transfer->cancel_id);
-  transfer->cancel_id = 0;
-  cancelled = g_atomic_int_get (&transfer->cancelled);
+    unwatch_cancellable (self, transfer->cancellable);
   transfer_free (transfer);
 
   if (cancelled)
@@ -1228,7 +1284,7 @@ process_cancellations (RiHttpSession *self)
       GList *next = l->next;
       Connection *conn = transfer->connection;
 
-      if (!g_atomic_int_get (&transfer->cancelled))
+      if (!transfer_cancelled (transfer))
         {
           l = next;
           continue;
@@ -1340,17 +1396,6 @@ static GSourceFuncs http_source_funcs = { http_prepare, http_check, http_dispatc
 
 /* --- sending --- */
 
-/* May run in any thread: only flags, and a wakeup. */
-static void
-cancelled_cb (GCancellable *cancellable, gpointer user_data)
-{
-  Transfer *transfer = user_data;
-
-  g_atomic_int_set (&transfer->cancelled, 1);
-  g_atomic_int_set (&transfer->self->cancel_pending, 1);
-  g_main_context_wakeup (transfer->self->context);
-}
-
 static gboolean
 has_space_or_control (const char *text)
 {
@@ -1428,8 +1473,7 @@ ri_http_session_send_async (RiHttpSession       *self,
   if (cancellable != NULL)
     {
       transfer->cancellable = g_object_ref (cancellable);
-      /* Runs at once if the cancellable fired in the meantime. */
-      transfer->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), transfer, NULL);
+      watch_cancellable (self, cancellable);
     }
   host_pump (self, host);
 }
@@ -1465,6 +1509,7 @@ ri_http_session_finalize (GObject *object)
     conn_free (g_ptr_array_index (self->dead, i));
   g_ptr_array_unref (self->dead);
   g_hash_table_unref (self->hosts);
+  g_hash_table_unref (self->watches);
   g_source_destroy (self->source);
   g_source_unref (self->source);
   close (self->epoll_fd);
@@ -1493,6 +1538,7 @@ ri_http_session_init (RiHttpSession *self)
   g_queue_init (&self->active);
   self->dead = g_ptr_array_new ();
   self->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) host_free);
+  self->watches = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) watch_free);
 }
 
 RiHttpSession *

@@ -434,6 +434,59 @@ test_cancel (void)
   server_stop (server);
 }
 
+static gpointer
+cancel_thread (gpointer cancellable)
+{
+  g_cancellable_cancel (cancellable);
+  return NULL;
+}
+
+/* A scan gives all its requests one cancellable: cancelled from another
+ * thread, it ends those in flight and those waiting for a connection,
+ * and none of another cancellable's. */
+static void
+test_cancel_shared (void)
+{
+  Server *server = server_start ();
+  g_autoptr(RiHttpSession) session = session_new ();
+  g_autoptr(GCancellable) shared = g_cancellable_new ();
+  g_autoptr(GCancellable) other = g_cancellable_new ();
+  g_autofree char *stall = g_strdup_printf ("http://127.0.0.1:%u/stall", server->port);
+  g_autofree char *hello = g_strdup_printf ("http://127.0.0.1:%u/hello", server->port);
+  Result results[4] = { { 0 } };
+  Result last = { 0 };
+
+  /* Two in flight (the session's limit), two waiting. */
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    ri_http_session_send_async (session, "GET", stall, NULL, 100, shared, send_cb, &results[i]);
+  ri_http_session_send_async (session, "GET", hello, NULL, 100, other, send_cb, &last);
+  g_thread_join (g_thread_new ("cancel", cancel_thread, shared));
+  /* Nothing else will happen: the server never answers, and no time-out
+   * is near. So without waiting, the cancellation ends them all. */
+  for (guint n = 0; n < 100; n++)
+    g_main_context_iteration (NULL, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_assert_true (results[i].done);
+      g_assert_error (results[i].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&results[i].error);
+    }
+  while (!last.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (last.error);
+  g_assert_cmpuint (last.response->status, ==, 200);
+  g_clear_pointer (&last.response, ri_http_response_free);
+
+  /* Its handler went with its last transfer: the session goes on. */
+  last.done = FALSE;
+  ri_http_session_send_async (session, "GET", hello, NULL, 100, other, send_cb, &last);
+  while (!last.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (last.error);
+  g_clear_pointer (&last.response, ri_http_response_free);
+  server_stop (server);
+}
+
 static void
 test_gzip (void)
 {
@@ -531,6 +584,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http-session/size-limit", test_size_limit);
   g_test_add_func ("/http-session/connection-closed-while-idle", test_connection_closed_while_idle);
   g_test_add_func ("/http-session/cancel", test_cancel);
+  g_test_add_func ("/http-session/cancel-shared", test_cancel_shared);
   g_test_add_func ("/http-session/gzip", test_gzip);
   g_test_add_func ("/http-session/line-breaks-are-not-sent", test_line_breaks_are_not_sent);
   g_test_add_func ("/http-session/trickle-times-out", test_trickle_times_out);
