@@ -103,6 +103,7 @@ typedef struct {
 
 typedef struct {
   RiJsonDoc *doc;
+  const char *source;         /* the caller's text, for the positions of errors */
   char *text;
   char *pos;
   char *end;
@@ -122,7 +123,9 @@ fail (Parser *p, const char *at, const char *what, GError **error)
 {
   guint line = 1, column = 1;
 
-  for (const char *c = p->text; c < at; c++)
+  /* Counted in the caller's text: in ours, the strings before @at are
+   * decoded, and an escaped line feed would count as a line. */
+  for (const char *c = p->source; c < p->source + (at - p->text); c++)
     if (*c == '\n')
       {
         line++;
@@ -557,6 +560,7 @@ ri_json_doc_parse (const char *data, gssize len, gsize max_size, guint max_depth
   doc->text[size] = '\0';
 
   p->doc = doc;
+  p->source = data;
   p->text = p->pos = doc->text;
   p->end = doc->text + size;
   p->max_depth = max_depth;

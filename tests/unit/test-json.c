@@ -404,10 +404,12 @@ test_escapes (void)
       g_autofree char *value = g_strdup_printf ("[\"a%cb\"]", c);
       g_autofree char *key = g_strdup_printf ("{\"a%cb\":1}", c);
       g_autofree char *first = g_strdup_printf ("\"%c\"", c);
+      g_autofree char *after_escape = g_strdup_printf ("\"\\n%c\"", c);
 
       assert_refused (value, RI_JSON_ERROR_INVALID);
       assert_refused (key, RI_JSON_ERROR_INVALID);
       assert_refused (first, RI_JSON_ERROR_INVALID);
+      assert_refused (after_escape, RI_JSON_ERROR_INVALID);
     }
   {
     g_autoptr(GError) error = NULL;
@@ -876,6 +878,12 @@ test_error_positions (void)
   assert_message ("[1]\n]", "is not valid JSON: ']' where the end of the text should be at line 2, column 1");
   assert_message ("[\x7f]", "is not valid JSON: byte 0x7f where a value should be at line 1, column 2");
   assert_message ("[\xc3\xa9]", "is not valid JSON: byte 0xc3 where a value should be at line 1, column 2");
+  /* Escaped line feeds are no lines: the strings before the error are
+   * decoded in place by then, and must not be what is counted. */
+  assert_message ("[\"\\n\", x]", "is not valid JSON: 'x' where a value should be at line 1, column 8");
+  assert_message ("[\"\\u000a\\u000A\",\n x]", "is not valid JSON: 'x' where a value should be at line 2, column 2");
+  assert_message ("{\"a\\nb\":1 x}", "is not valid JSON: 'x' where ',' or '}' should be at line 1, column 11");
+  assert_message ("[\"\\n\\n\\n\", \"a\\u12\"]", "is not valid JSON: a malformed \\u escape at line 1, column 14");
 }
 
 /* ri_json_parse_bounded()'s nodes: the kinds json-glib's parser would
