@@ -7,7 +7,9 @@
 #include "ri-json.h"
 
 /* The parser of outside JSON (ri-json.c): RFC 8259's grammar to the
- * letter, its escapes and numbers, its bounds and errors. */
+ * letter, its escapes and numbers, its bounds and errors, and, over
+ * random documents, agreement with json-glib's own parser and generator
+ * (an independent implementation) wherever json-glib is right. */
 
 #define MAX_SIZE (16 * 1024 * 1024)
 #define DEPTH 64
@@ -955,6 +957,550 @@ test_nodes (void)
                    ==, 3);
 }
 
+/* The differential check: random documents, serialized by json-glib's
+ * generator and by a writer of the test's own that uses every freedom
+ * the grammar gives, must read back as the tree they came from, by our
+ * parser and by json-glib's. */
+
+#define RANDOM_DOCUMENTS 3000
+#define RANDOM_DEPTH 6
+
+static gunichar
+random_char (GRand *rand)
+{
+  static const gunichar edges[] = {
+    0x01, 0x1f, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xe000, 0xfeff, 0xfffd, 0xfffe, 0xffff, 0x10000, 0x10ffff,
+    0x2028, 0x2029, 0x1f600, '"', '\\', '/', '\b', '\f', '\n', '\r', '\t',
+  };
+  gunichar c;
+
+  switch (g_rand_int_range (rand, 0, 8))
+    {
+    case 0:
+      return g_rand_int_range (rand, 1, 0x20);
+    case 1:
+    case 2:
+      return g_rand_int_range (rand, 0x20, 0x80);
+    case 3:
+      return g_rand_int_range (rand, 0x80, 0x800);
+    case 4:
+      do
+        c = g_rand_int_range (rand, 0x800, 0x10000);
+      while (c >= 0xd800 && c <= 0xdfff);
+      return c;
+    case 5:
+      return g_rand_int_range (rand, 0x10000, 0x110000);
+    default:
+      return edges[g_rand_int_range (rand, 0, G_N_ELEMENTS (edges))];
+    }
+}
+
+static char *
+random_string (GRand *rand, guint max)
+{
+  GString *s = g_string_new (NULL);
+  guint n = g_rand_int_range (rand, 0, max + 1);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_unichar (s, random_char (rand));
+  return g_string_free (s, FALSE);
+}
+
+static gint64
+random_integer (GRand *rand)
+{
+  static const gint64 edges[] = { 0, 1, -1, 9, 10, -10, G_MAXINT32, G_MININT32, (gint64) G_MAXUINT32 + 1,
+                                  G_MAXINT64, G_MININT64, G_MAXINT64 - 1, G_MININT64 + 1 };
+
+  switch (g_rand_int_range (rand, 0, 4))
+    {
+    case 0:
+      return g_rand_int_range (rand, -1000, 1000);
+    case 1:
+      return (gint64) (((guint64) g_rand_int (rand) << 32) | g_rand_int (rand));
+    case 2:
+      return (gint64) (((guint64) g_rand_int (rand) << 32) | g_rand_int (rand)) >> g_rand_int_range (rand, 0, 63);
+    default:
+      return edges[g_rand_int_range (rand, 0, G_N_ELEMENTS (edges))];
+    }
+}
+
+static double
+random_double (GRand *rand)
+{
+  static const double edges[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e-300, 1.7976931348623157e308,
+                                  2.2250738585072014e-308, 4.9406564584124654e-324, 9007199254740993.0,
+                                  9223372036854775808.0, 1e21, 0.1, 123456789.125 };
+  double d;
+
+  switch (g_rand_int_range (rand, 0, 5))
+    {
+    case 0:
+      return g_rand_int_range (rand, -100000, 100000) / 64.0;
+    case 1:
+      return g_rand_double_range (rand, -1e6, 1e6);
+    case 2:
+      do
+        {
+          guint64 bits = ((guint64) g_rand_int (rand) << 32) | g_rand_int (rand);
+          memcpy (&d, &bits, sizeof d);
+        }
+      while (!isfinite (d));
+      return d;
+    case 3:
+      {
+        char text[64];
+
+        g_snprintf (text, sizeof text, "%.17fe%d", g_rand_double (rand), g_rand_int_range (rand, -320, 309));
+        return g_ascii_strtod (text, NULL);
+      }
+    default:
+      return edges[g_rand_int_range (rand, 0, G_N_ELEMENTS (edges))];
+    }
+}
+
+static JsonNode *
+random_node (GRand *rand, guint depth)
+{
+  JsonNode *node = json_node_alloc ();
+  g_autofree char *s = NULL;
+
+  switch (g_rand_int_range (rand, 0, depth >= RANDOM_DEPTH ? 6 : 9))
+    {
+    case 0:
+      return json_node_init_null (node);
+    case 1:
+      return json_node_init_boolean (node, g_rand_boolean (rand));
+    case 2:
+      return json_node_init_int (node, random_integer (rand));
+    case 3:
+      return json_node_init_double (node, random_double (rand));
+    case 4:
+    case 5:
+      s = random_string (rand, 12);
+      return json_node_init_string (node, s);
+    case 6:
+    case 7:
+      {
+        g_autoptr(JsonObject) object = json_object_new ();
+        guint n = g_rand_int_range (rand, 0, 7);
+
+        for (guint i = 0; i < n; i++)
+          {
+            g_autofree char *name = random_string (rand, 6);
+            JsonNode *member = random_node (rand, depth + 1);
+
+            if (json_object_has_member (object, name))
+              json_node_unref (member);
+            else
+              json_object_set_member (object, name, member);
+          }
+        return json_node_init_object (node, object);
+      }
+    default:
+      {
+        g_autoptr(JsonArray) array = json_array_new ();
+        guint n = g_rand_int_range (rand, 0, 7);
+
+        for (guint i = 0; i < n; i++)
+          json_array_add_element (array, random_node (rand, depth + 1));
+        return json_node_init_array (node, array);
+      }
+    }
+}
+
+/* Stricter than json_node_equal(), which takes 1 for 1.0 and ignores
+ * the order of members: the same kinds, values bit for bit, members in
+ * the same order. */
+static gboolean
+same_node (JsonNode *a, JsonNode *b)
+{
+  if (JSON_NODE_TYPE (a) != JSON_NODE_TYPE (b))
+    return FALSE;
+  switch (JSON_NODE_TYPE (a))
+    {
+    case JSON_NODE_NULL:
+      return TRUE;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (a) != json_node_get_value_type (b))
+        return FALSE;
+      switch (json_node_get_value_type (a))
+        {
+        case G_TYPE_INT64:
+          return json_node_get_int (a) == json_node_get_int (b);
+        case G_TYPE_BOOLEAN:
+          return json_node_get_boolean (a) == json_node_get_boolean (b);
+        case G_TYPE_STRING:
+          return strcmp (json_node_get_string (a), json_node_get_string (b)) == 0;
+        default:
+          {
+            double x = json_node_get_double (a), y = json_node_get_double (b);
+            return memcmp (&x, &y, sizeof x) == 0;
+          }
+        }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *x = json_node_get_array (a), *y = json_node_get_array (b);
+
+        if (json_array_get_length (x) != json_array_get_length (y))
+          return FALSE;
+        for (guint i = 0; i < json_array_get_length (x); i++)
+          if (!same_node (json_array_get_element (x, i), json_array_get_element (y, i)))
+            return FALSE;
+        return TRUE;
+      }
+    default:
+      {
+        JsonObject *x = json_node_get_object (a), *y = json_node_get_object (b);
+        g_autoptr(GList) xs = json_object_get_members (x);
+        g_autoptr(GList) ys = json_object_get_members (y);
+        GList *l, *m;
+
+        for (l = xs, m = ys; l && m; l = l->next, m = m->next)
+          if (strcmp (l->data, m->data) != 0 ||
+              !same_node (json_object_get_member (x, l->data), json_object_get_member (y, m->data)))
+            return FALSE;
+        return l == NULL && m == NULL;
+      }
+    }
+}
+
+/* The RiJsonDoc's own accessors against the tree it should hold. */
+static void
+assert_value_is_node (const RiJsonValue *value, JsonNode *node)
+{
+  gint64 n;
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_NULL:
+      g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_NULL);
+      g_assert_true (ri_json_value_is_null (value));
+      break;
+    case JSON_NODE_VALUE:
+      g_assert_false (ri_json_value_is_null (value));
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_NUMBER);
+          g_assert_true (ri_json_value_get_int (value, &n));
+          g_assert_cmpint (n, ==, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_NUMBER);
+          g_assert_false (ri_json_value_get_int (value, &n));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_BOOLEAN);
+          break;
+        default:
+          g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_STRING);
+          g_assert_cmpstr (ri_json_value_get_string (value), ==, json_node_get_string (node));
+        }
+      g_assert_cmpuint (ri_json_value_get_length (value), ==, 0);
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_ARRAY);
+        g_assert_cmpuint (ri_json_value_get_length (value), ==, json_array_get_length (array));
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          assert_value_is_node (ri_json_array_get (value, i), json_array_get_element (array, i));
+        g_assert_null (ri_json_array_get (value, json_array_get_length (array)));
+        break;
+      }
+    default:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (object);
+        guint i = 0;
+
+        g_assert_cmpint (ri_json_value_get_type (value), ==, RI_JSON_OBJECT);
+        g_assert_cmpuint (ri_json_value_get_length (value), ==, json_object_get_size (object));
+        for (GList *l = members; l; l = l->next, i++)
+          {
+            g_assert_cmpstr (ri_json_object_name_at (value, i), ==, l->data);
+            g_assert_true (ri_json_object_get (value, l->data) == ri_json_object_value_at (value, i));
+            assert_value_is_node (ri_json_object_value_at (value, i), json_object_get_member (object, l->data));
+          }
+        g_assert_null (ri_json_object_name_at (value, i));
+      }
+    }
+}
+
+static void
+assert_reads_back (const char *text, gsize len, JsonNode *expected, gboolean check_accessors)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ours = ri_json_parse_bounded (text, len, MAX_SIZE, DEPTH, &error);
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *theirs;
+
+  if (ours == NULL)
+    g_error ("refused %s: %s", text, error->message);
+  if (!json_parser_load_from_data (parser, text, len, &error))
+    g_error ("json-glib refused %s: %s", text, error->message);
+  theirs = json_parser_get_root (parser);
+  if (!json_node_equal (ours, expected) || !same_node (ours, expected))
+    g_error ("read %s as something else", text);
+  if (!json_node_equal (ours, theirs) || !same_node (ours, theirs))
+    g_error ("read %s otherwise than json-glib", text);
+  if (check_accessors)
+    {
+      g_autoptr(RiJsonDoc) doc = parse (text, len, DEPTH);
+      assert_value_is_node (ri_json_doc_get_root (doc), expected);
+      assert_value_is_node (ri_json_doc_get_root (doc), theirs);
+    }
+}
+
+/* json-glib 1.6's generator writes a double whose shortest form has an
+ * exponent and no point, 1e21, as "1e+21.0": not JSON. */
+static gboolean
+generator_mangles (JsonNode *node)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) != G_TYPE_DOUBLE)
+        return FALSE;
+      g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (node));
+      return strchr (buffer, 'e') != NULL && strchr (buffer, '.') == NULL;
+    case JSON_NODE_ARRAY:
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+        if (generator_mangles (json_array_get_element (json_node_get_array (node), i)))
+          return TRUE;
+      return FALSE;
+    case JSON_NODE_OBJECT:
+      {
+        g_autoptr(GList) members = json_object_get_values (json_node_get_object (node));
+
+        for (GList *l = members; l; l = l->next)
+          if (generator_mangles (l->data))
+            return TRUE;
+        return FALSE;
+      }
+    default:
+      return FALSE;
+    }
+}
+
+static void
+test_random_generated (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (8259);
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  guint fixed = 0, skipped = 0;
+
+  for (guint i = 0; i < RANDOM_DOCUMENTS; i++)
+    {
+      g_autoptr(JsonNode) tree = random_node (rand, 0);
+
+      if (generator_mangles (tree))
+        {
+          skipped++;
+          continue;
+        }
+      json_generator_set_root (generator, tree);
+      for (int pretty = 0; pretty < 2; pretty++)
+        {
+          g_autofree char *text = NULL;
+          gsize len;
+
+          json_generator_set_pretty (generator, pretty);
+          json_generator_set_indent_char (generator, i % 2 ? '\t' : ' ');
+          text = json_generator_to_data (generator, &len);
+          /* json-glib 1.6's generator leaves U+001F unescaped (it
+           * escapes below 0x1f): not JSON, and we refuse it. The byte
+           * can be nothing but that character in a string. */
+          if (strchr (text, 0x1f) != NULL)
+            {
+              g_auto(GStrv) pieces = g_strsplit (text, "\x1f", -1);
+
+              g_free (text);
+              text = g_strjoinv ("\\u001f", pieces);
+              len = strlen (text);
+              fixed++;
+            }
+          assert_reads_back (text, len, tree, i < 300);
+        }
+    }
+  g_assert_cmpuint (fixed, >, 0);
+  g_assert_cmpuint (skipped, <, RANDOM_DOCUMENTS / 10);
+}
+
+static void
+write_space (GString *out, GRand *rand)
+{
+  static const char space[] = " \t\n\r";
+
+  if (g_rand_int_range (rand, 0, 3) == 0)
+    for (guint n = g_rand_int_range (rand, 1, 4); n > 0; n--)
+      g_string_append_c (out, space[g_rand_int_range (rand, 0, 4)]);
+}
+
+static void
+write_unit (GString *out, GRand *rand, guint unit)
+{
+  g_string_append_printf (out, g_rand_boolean (rand) ? "\\u%04x" : "\\u%04X", unit);
+}
+
+static void
+write_string (GString *out, GRand *rand, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      const char *simple = NULL;
+      guint how = g_rand_int_range (rand, 0, 4);
+
+      switch (c)
+        {
+        case '"': simple = "\\\""; break;
+        case '\\': simple = "\\\\"; break;
+        case '/': simple = "\\/"; break;
+        case '\b': simple = "\\b"; break;
+        case '\f': simple = "\\f"; break;
+        case '\n': simple = "\\n"; break;
+        case '\r': simple = "\\r"; break;
+        case '\t': simple = "\\t"; break;
+        }
+      if (simple && (how < 2 || c < 0x20 || c == '"' || c == '\\') && how != 3)
+        g_string_append (out, simple);
+      else if (how == 3 || c < 0x20 || c == '"' || c == '\\')
+        {
+          if (c >= 0x10000)
+            {
+              write_unit (out, rand, 0xd800 + ((c - 0x10000) >> 10));
+              write_unit (out, rand, 0xdc00 + ((c - 0x10000) & 0x3ff));
+            }
+          else
+            write_unit (out, rand, c);
+        }
+      else
+        g_string_append_unichar (out, c);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+write_double (GString *out, GRand *rand, double d)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+  char *e;
+
+  if (g_rand_boolean (rand))
+    {
+      g_ascii_formatd (buffer, sizeof buffer, "%.17g", d);
+      g_string_append (out, buffer);
+      if (strpbrk (buffer, ".e") == NULL)
+        g_string_append (out, g_rand_boolean (rand) ? ".0" : "e0");
+      return;
+    }
+  /* d.ddde[+-]dd, its e in either case, and a plus sign or none. */
+  g_ascii_formatd (buffer, sizeof buffer, "%.17e", d);
+  e = strchr (buffer, 'e');
+  if (g_rand_boolean (rand))
+    *e = 'E';
+  if (e[1] == '+' && g_rand_boolean (rand))
+    memmove (e + 1, e + 2, strlen (e + 2) + 1);
+  g_string_append (out, buffer);
+}
+
+/* Writes @node as JSON, with space anywhere it may be, escapes of every
+ * kind, and now and then a member given twice whose first value is lost. */
+static void
+write_node (GString *out, GRand *rand, JsonNode *node)
+{
+  write_space (out, rand);
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          if (json_node_get_int (node) == 0 && g_rand_boolean (rand))
+            g_string_append (out, "-0");
+          else
+            g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          write_double (out, rand, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        default:
+          write_string (out, rand, json_node_get_string (node));
+        }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            write_node (out, rand, json_array_get_element (array, i));
+          }
+        write_space (out, rand);
+        g_string_append_c (out, ']');
+        break;
+      }
+    default:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (object);
+
+        g_string_append_c (out, '{');
+        for (GList *l = members; l; l = l->next)
+          {
+            gboolean twice = g_rand_int_range (rand, 0, 8) == 0;
+
+            for (int k = twice ? 0 : 1; k < 2; k++)
+              {
+                g_autoptr(JsonNode) lost = k == 0 ? json_node_init_string (json_node_alloc (), "lost") : NULL;
+
+                if (l != members || (k == 1 && twice))
+                  g_string_append_c (out, ',');
+                write_space (out, rand);
+                write_string (out, rand, l->data);
+                write_space (out, rand);
+                g_string_append_c (out, ':');
+                write_node (out, rand, k == 0 ? lost : json_object_get_member (object, l->data));
+                write_space (out, rand);
+              }
+          }
+        write_space (out, rand);
+        g_string_append_c (out, '}');
+      }
+    }
+  write_space (out, rand);
+}
+
+static void
+test_random_written (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4627);
+
+  for (guint i = 0; i < RANDOM_DOCUMENTS; i++)
+    {
+      g_autoptr(JsonNode) tree = random_node (rand, 0);
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      write_node (text, rand, tree);
+      assert_reads_back (text->str, text->len, tree, FALSE);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -974,5 +1520,7 @@ main (int argc, char **argv)
   g_test_add_func ("/json/very-deep", test_very_deep);
   g_test_add_func ("/json/error-positions", test_error_positions);
   g_test_add_func ("/json/nodes", test_nodes);
+  g_test_add_func ("/json/random/generated", test_random_generated);
+  g_test_add_func ("/json/random/written", test_random_written);
   return g_test_run ();
 }
