@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "ri-json.h"
@@ -10,8 +11,9 @@
  * GScanner, which was a fifth of a scan's CPU time; it recurses once per
  * nesting level without a bound, truncates strings at an escaped NUL and
  * mangles an unpaired surrogate escape. This one is RFC 8259 to the
- * letter, iterative with a depth bound, decodes \u0000 and unpaired
- * surrogates to U+FFFD (as Go's encoding/json does), and keeps a document
+ * letter, iterative with a depth bound, decodes unpaired surrogates to
+ * U+FFFD as Go's encoding/json does (and \u0000 too, which a C string
+ * cannot hold), refuses numbers beyond a double as Go does, and keeps a document
  * in two allocations: the text, whose strings are decoded in place, and
  * one arena for the arrays and objects. */
 
@@ -322,6 +324,8 @@ parse_number (Parser *p, RiJsonValue *value, GError **error)
        * of one, so strtod stops where the grammar did. */
       value->integral = FALSE;
       value->real = g_ascii_strtod (start, NULL);
+      if (isinf (value->real))
+        return fail (p, start, "a number too large for a double", error);
     }
   p->pos = r;
   return TRUE;
