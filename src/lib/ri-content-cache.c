@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ri-atomic-file.h"
+#include "ri-json.h"
+#include "ri-json-printer.h"
 #include "ri-content-cache.h"
 #include "ri-names.h"
 
@@ -651,9 +652,10 @@ static GHashTable *
 load_tags (RiContentCache *self, const char *registry)
 {
   GHashTable *tags = g_hash_table_lookup (self->tags, registry);
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GMappedFile) file = NULL;
+  g_autoptr(RiJsonDoc) doc = NULL;
   g_autofree char *path = NULL;
-  JsonNode *root;
+  const RiJsonValue *root;
 
   if (tags != NULL)
     return tags;
@@ -663,22 +665,19 @@ load_tags (RiContentCache *self, const char *registry)
     return tags;
 
   path = tags_path (self, registry);
-  parser = json_parser_new ();
-  if (!json_parser_load_from_mapped_file (parser, path, NULL))
+  file = g_mapped_file_new (path, FALSE, NULL);
+  if (file == NULL)
     return tags;
-  root = json_parser_get_root (parser);
-  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+  doc = ri_json_doc_parse (g_mapped_file_get_contents (file), g_mapped_file_get_length (file), G_MAXSIZE, 1,
+                           NULL);
+  root = ri_json_doc_get_root (doc);
+  for (guint i = 0; i < ri_json_value_get_length (root); i++)
     {
-      JsonObject *object = json_node_get_object (root);
-      g_autoptr(GList) keys = json_object_get_members (object);
+      const char *digest = ri_json_value_get_string (ri_json_object_value_at (root, i));
 
-      for (GList *l = keys; l; l = l->next)
-        {
-          JsonNode *value = json_object_get_member (object, l->data);
-          /* Only a hint (a HEAD tells the truth), but keep it well-formed. */
-          if (json_node_get_value_type (value) == G_TYPE_STRING && ri_digest_is_valid (json_node_get_string (value)))
-            g_hash_table_insert (tags, g_strdup (l->data), g_strdup (json_node_get_string (value)));
-        }
+      /* Only a hint (a HEAD tells the truth), but keep it well-formed. */
+      if (digest != NULL && ri_digest_is_valid (digest))
+        g_hash_table_replace (tags, g_strdup (ri_json_object_name_at (root, i)), g_strdup (digest));
     }
   return tags;
 }
@@ -697,10 +696,7 @@ void
 ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTable *tags, GHashTable *only)
 {
   GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(JsonObject) object = json_object_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autofree char *data = NULL;
+  g_autoptr(GString) data = g_string_new ("{");
   g_autofree char *path = NULL;
   g_autofree char *directory = NULL;
   g_autoptr(GError) error = NULL;
@@ -717,7 +713,6 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
           if (!g_hash_table_contains (only, repository))
             {
               g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
-              json_object_set_string_member (object, key, value);
             }
         }
     }
@@ -725,7 +720,6 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
-      json_object_set_string_member (object, key, value);
     }
   g_hash_table_replace (self->tags, g_strdup (registry), copy);
   /* The scan of @registry is over: what it stored is kept for the next. */
@@ -733,13 +727,20 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
   if (self->directory == NULL)
     return;
 
-  root = json_node_init_object (json_node_alloc (), object);
-  json_generator_set_root (generator, root);
-  data = json_generator_to_data (generator, NULL);
+  g_hash_table_iter_init (&iter, copy);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      if (data->len > 1)
+        g_string_append_c (data, ',');
+      ri_json_append_string (data, key);
+      g_string_append_c (data, ':');
+      ri_json_append_string (data, value);
+    }
+  g_string_append (data, "}\n");
   path = tags_path (self, registry);
   directory = g_path_get_dirname (path);
   if (g_mkdir_with_parents (directory, 0755) != 0 ||
-      !ri_write_file_atomically (path, data, strlen (data), 0644, FALSE, &error))
+      !ri_write_file_atomically (path, data->str, data->len, 0644, FALSE, &error))
     g_warning ("Cannot remember the tags of %s: %s", registry, error ? error->message : g_strerror (errno));
 }
 
