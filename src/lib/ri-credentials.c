@@ -3,12 +3,12 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ri-credentials.h"
 #include "ri-error.h"
+#include "ri-json.h"
 
 /* Where podman, skopeo and docker keep registry credentials, in the
  * order containers-auth.json(5) looks them up. */
@@ -52,45 +52,50 @@ key_matches (const char *key, const char *host_port)
   return g_ascii_strcasecmp (bare, host_port) == 0;
 }
 
+/* Auth files are small; this bounds what a wrong path can make us read. */
+#define MAX_AUTH_FILE_SIZE (16 * 1024 * 1024)
+#define MAX_AUTH_FILE_DEPTH 16
+
 gboolean
 ri_credentials_from_auth_file (const char *path, const char *registry_url, char **username,
                                char **password, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GUri) uri = g_uri_parse (registry_url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GMappedFile) file = NULL;
+  g_autoptr(RiJsonDoc) doc = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *host_port = NULL;
-  JsonNode *root, *auths;
-  g_autoptr(GList) keys = NULL;
+  const RiJsonValue *auths;
 
   *username = *password = NULL;
   if (uri == NULL)
     return TRUE;
   host_port = g_uri_get_port (uri) > 0 ? g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri))
                                         : g_strdup (g_uri_get_host (uri));
-  if (!json_parser_load_from_mapped_file (parser, path, error))
+  file = g_mapped_file_new (path, FALSE, &local_error);
+  if (file != NULL)
+    doc = ri_json_doc_parse (g_mapped_file_get_contents (file), g_mapped_file_get_length (file),
+                             MAX_AUTH_FILE_SIZE, MAX_AUTH_FILE_DEPTH, &local_error);
+  /* An empty file holds no credentials, as before. */
+  if (g_error_matches (local_error, RI_JSON_ERROR, RI_JSON_ERROR_EMPTY))
+    return TRUE;
+  if (doc == NULL)
     {
-      g_prefix_error (error, "Cannot read the auth file '%s': ", path);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Cannot read the auth file '%s': ", path);
       return FALSE;
     }
-  root = json_parser_get_root (parser);
-  auths = root && JSON_NODE_HOLDS_OBJECT (root) ? json_object_get_member (json_node_get_object (root), "auths") : NULL;
-  if (auths == NULL || !JSON_NODE_HOLDS_OBJECT (auths))
-    return TRUE;
+  auths = ri_json_object_get (ri_json_doc_get_root (doc), "auths");
 
-  keys = json_object_get_members (json_node_get_object (auths));
-  for (GList *l = keys; l; l = l->next)
+  for (guint i = 0; i < ri_json_value_get_length (auths); i++)
     {
-      JsonNode *entry = json_object_get_member (json_node_get_object (auths), l->data);
-      const char *encoded;
+      const char *key = ri_json_object_name_at (auths, i);
+      const char *encoded = ri_json_object_get_string (ri_json_object_value_at (auths, i), "auth");
       g_autofree guchar *decoded = NULL;
       g_autofree char *text = NULL;
       gsize length = 0;
       char *colon;
 
-      if (!key_matches (l->data, host_port) || !JSON_NODE_HOLDS_OBJECT (entry))
-        continue;
-      encoded = json_object_get_string_member_with_default (json_node_get_object (entry), "auth", NULL);
-      if (encoded == NULL)
+      if (key == NULL || !key_matches (key, host_port) || encoded == NULL)
         continue;
       decoded = g_base64_decode (encoded, &length);
       text = g_strndup ((const char *) decoded, length);
@@ -100,7 +105,7 @@ ri_credentials_from_auth_file (const char *path, const char *registry_url, char 
         {
           g_set_error (error, RI_ERROR, RI_ERROR_CONFIG,
                        "The auth file '%s' has an entry for '%s' that is not base64 of user:password",
-                       path, (const char *) l->data);
+                       path, key);
           memset (text, 0, length);
           return FALSE;
         }

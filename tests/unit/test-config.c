@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "ri-config.h"
+#include "ri-credentials.h"
 #include "ri-error.h"
 #include <glib/gstdio.h>
 #include <string.h>
@@ -330,6 +331,55 @@ test_output_replaces_nothing (void)
 
 /* Duplicates are found wherever they are among many indexes (the checks
  * are not quadratic any more; this checks what they find, not how fast). */
+/* Docker's and podman's auth files: the entry for the registry's host
+ * and port, nothing from the others, and a clear error for a broken file. */
+static void
+test_auth_files (void)
+{
+  g_autofree char *directory = g_dir_make_tmp ("ri-test-config-XXXXXX", NULL);
+  /* dXNlcjpwdw== is user:pw; b3RoZXI6b3RoZXI= other:other */
+  g_autofree char *good = write_file (directory, "good.json",
+                                      "{\"auths\": {\"other:5000\": {\"auth\": \"b3RoZXI6b3RoZXI=\"},"
+                                      " \"r:5000\": {\"auth\": 12}, \"https://r:5000\": {\"auth\": \"dXNlcjpwdw==\"}}}",
+                                      0600);
+  g_autofree char *empty = write_file (directory, "empty.json", "", 0600);
+  g_autofree char *broken = write_file (directory, "broken.json", "{\"auths\": {\"r:5000\": }}", 0600);
+  g_autofree char *not_base64 = write_file (directory, "odd.json", "{\"auths\": {\"r:5000\": {\"auth\": \"eA==\"}}}",
+                                            0600);
+  g_autofree char *missing = g_build_filename (directory, "missing.json", NULL);
+  g_autoptr(GError) error = NULL;
+  char *username = NULL, *password = NULL;
+
+  g_assert_true (ri_credentials_from_auth_file (good, "http://r:5000", &username, &password, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (username, ==, "user");
+  g_assert_cmpstr (password, ==, "pw");
+  g_clear_pointer (&username, g_free);
+  g_clear_pointer (&password, g_free);
+
+  g_assert_true (ri_credentials_from_auth_file (good, "http://elsewhere:5000", &username, &password, &error));
+  g_assert_no_error (error);
+  g_assert_null (username);
+  g_assert_true (ri_credentials_from_auth_file (empty, "http://r:5000", &username, &password, &error));
+  g_assert_no_error (error);
+  g_assert_null (username);
+
+  g_assert_false (ri_credentials_from_auth_file (broken, "http://r:5000", &username, &password, &error));
+  g_assert_nonnull (strstr (error->message, "Cannot read the auth file"));
+  g_assert_nonnull (strstr (error->message, "at line 1, column 22"));
+  g_clear_error (&error);
+  g_assert_false (ri_credentials_from_auth_file (not_base64, "http://r:5000", &username, &password, &error));
+  g_assert_error (error, RI_ERROR, RI_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_false (ri_credentials_from_auth_file (missing, "http://r:5000", &username, &password, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_null (username);
+
+  for (const char *const *name = (const char *const[]) { good, empty, broken, not_base64, NULL }; *name; name++)
+    g_unlink (*name);
+  g_rmdir (directory);
+}
+
 static void
 test_many_indexes (void)
 {
@@ -398,5 +448,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/credentials-in-url", test_credentials_in_url);
   g_test_add_func ("/config/output-replaces-nothing", test_output_replaces_nothing);
   g_test_add_func ("/config/many-indexes", test_many_indexes);
+  g_test_add_func ("/config/auth-files", test_auth_files);
   return g_test_run ();
 }
