@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "ri-atomic-file.h"
+#include "ri-content-cache.h"
 #include "ri-json.h"
 #include "ri-json-printer.h"
-#include "ri-content-cache.h"
 #include "ri-names.h"
 
 /**
@@ -711,16 +711,12 @@ ri_content_cache_set_tags (RiContentCache *self, const char *registry, GHashTabl
         {
           g_autofree char *repository = g_strndup (key, strcspn (key, "\n"));
           if (!g_hash_table_contains (only, repository))
-            {
-              g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
-            }
+            g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
         }
     }
   g_hash_table_iter_init (&iter, tags);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
-    }
+    g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
   g_hash_table_replace (self->tags, g_strdup (registry), copy);
   /* The scan of @registry is over: what it stored is kept for the next. */
   ri_content_cache_flush (self);
