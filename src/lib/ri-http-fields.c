@@ -109,14 +109,16 @@ ri_http_params_parse (const char *value)
       p = *end ? end + 1 : end;
       if (equals != NULL)
         {
-          name = trimmed (param, equals);
+          g_autofree char *given = trimmed (param, equals);
+          name = g_ascii_strdown (given, -1);
           raw = trimmed (equals + 1, equals + strlen (equals));
         }
       else
-        name = g_strdup (param);
+        name = g_ascii_strdown (param, -1);
+      /* The first of a name counts, whatever its case. */
       if (*name == '\0' || g_hash_table_contains (params, name))
         continue;
-      g_hash_table_insert (params, g_ascii_strdown (name, -1), raw ? unquote (raw) : g_strdup (""));
+      g_hash_table_insert (params, g_steal_pointer (&name), raw ? unquote (raw) : g_strdup (""));
     }
   return params;
 }

@@ -15,7 +15,8 @@ GPtrArray  *ri_http_list_parse        (const char *value);
 gboolean    ri_http_list_contains     (const char *value,
                                        const char *token);
 /* The "; name=value" parameters after an element (RFC 9110 5.6.6): names
- * lower-cased, quoted values unquoted; a name without '=' maps to "". */
+ * lower-cased, the first of each name kept, quoted values unquoted; a
+ * name without '=' maps to "". */
 GHashTable *ri_http_params_parse      (const char *value);
 /* Whether the list of codings (Accept-Encoding, RFC 9110 12.5.3) takes
  * @coding: named with a quality above 0, or else covered by '*' so. */

@@ -50,6 +50,12 @@ test_params (void)
   g_assert_cmpstr (g_hash_table_lookup (params, "bare"), ==, "");
   g_assert_cmpstr (g_hash_table_lookup (params, "x"), ==, "y");
   g_assert_cmpuint (g_hash_table_size (none), ==, 0);
+  {
+    g_autoptr(GHashTable) twice = ri_http_params_parse ("rel=first; REL=second; Rel");
+
+    g_assert_cmpuint (g_hash_table_size (twice), ==, 1);
+    g_assert_cmpstr (g_hash_table_lookup (twice, "rel"), ==, "first");
+  }
 }
 
 static void
