@@ -126,8 +126,9 @@ hex_text (const char *prefix, const guint8 *hash, gsize length)
   return text;
 }
 
+/* @prefix, then the hash of @data in hex. */
 static char *
-compute (Algorithm algorithm, const void *data, gsize size)
+compute (Algorithm algorithm, const char *prefix, const void *data, gsize size)
 {
   guint8 hash[SHA512_DIGEST_SIZE];
 
@@ -137,7 +138,7 @@ compute (Algorithm algorithm, const void *data, gsize size)
       sha512_init (&context);
       sha512_update (&context, size, data);
       sha512_digest (&context, SHA512_DIGEST_SIZE, hash);
-      return hex_text (digest_algorithms[algorithm].prefix, hash, SHA512_DIGEST_SIZE);
+      return hex_text (prefix, hash, SHA512_DIGEST_SIZE);
     }
   else
     {
@@ -145,7 +146,7 @@ compute (Algorithm algorithm, const void *data, gsize size)
       sha256_init (&context);
       sha256_update (&context, size, data);
       sha256_digest (&context, SHA256_DIGEST_SIZE, hash);
-      return hex_text (digest_algorithms[algorithm].prefix, hash, SHA256_DIGEST_SIZE);
+      return hex_text (prefix, hash, SHA256_DIGEST_SIZE);
     }
 }
 
@@ -155,16 +156,13 @@ ri_digest_compute (GBytes *bytes)
   gsize size = 0;
   const void *data = bytes ? g_bytes_get_data (bytes, &size) : NULL;
 
-  return compute (ALGORITHM_SHA256, data, size);
+  return compute (ALGORITHM_SHA256, digest_algorithms[ALGORITHM_SHA256].prefix, data, size);
 }
 
 char *
 ri_sha256_hex (const void *data, gsize size)
 {
-  char *digest = compute (ALGORITHM_SHA256, data, size);
-
-  memmove (digest, digest + strlen ("sha256:"), 2 * SHA256_DIGEST_SIZE + 1);
-  return digest;
+  return compute (ALGORITHM_SHA256, "", data, size);
 }
 
 static int
@@ -202,7 +200,7 @@ ri_digest_compute_as (GBytes *bytes, const char *expected)
   const void *data = bytes ? g_bytes_get_data (bytes, &size) : NULL;
 
   g_return_val_if_fail (i >= 0, NULL);
-  return compute (i, data, size);
+  return compute (i, digest_algorithms[i].prefix, data, size);
 }
 
 /* Whether two digests (or a digest and an algorithm's prefix) are of one
