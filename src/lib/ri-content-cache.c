@@ -60,6 +60,8 @@ typedef struct {
   int fd;
   guint records;            /* records in the file */
   guint live;               /* of which indexed and not found corrupt */
+  guint64 bytes;            /* when pruning: of the records indexed */
+  guint64 unreferenced;     /* when pruning: of those no longer referenced */
 } Pack;
 
 /* Where an entry is: kept compact (a sorted array, the digest in binary)
@@ -792,17 +794,79 @@ remove_stale_packs (RiContentCache *self)
     }
 }
 
-/* Drops every entry whose digest is not in @keep (the digests the last
- * complete run referenced), in memory and on disk: the cache then never
- * holds more than one registry state's worth of content. A pack holding
- * anything else is rewritten: what it keeps goes into a new pack, put in
- * place before the old one is removed. */
+/* Copying what a pack keeps costs as much as the pack: one that is
+ * mostly still referenced is left as it is until at least this share of
+ * its bytes is not (a registry where 1% of the tags move would otherwise
+ * have its whole cache rewritten on every run). */
+#define PACK_REWRITE_SHARE 4   /* 1/4 */
+/* Beyond MAX_PACKS, the smaller packs are merged into one, down to this
+ * many besides it. */
+#define PACKS_KEPT_WHEN_MERGING (MAX_PACKS / 2)
+
+static int
+compare_pack_sizes (const void *a, const void *b)
+{
+  guint64 size_a = (*(Pack * const *) a)->bytes, size_b = (*(Pack * const *) b)->bytes;
+
+  return size_a < size_b ? 1 : size_a > size_b ? -1 : 0;
+}
+
+/* The packs to rewrite: those with a large share no longer referenced,
+ * a damaged or duplicate record, and the smallest when there are too
+ * many. Unreferenced records of the other packs stay, still found (they
+ * are content-addressed and checked on every read). */
+static GHashTable *
+packs_to_rewrite (RiContentCache *self, GHashTable *keep)
+{
+  GHashTable *doomed = g_hash_table_new (NULL, NULL);
+  g_autoptr(GPtrArray) survivors = g_ptr_array_new ();
+
+  for (guint i = 0; i < self->packs->len; i++)
+    {
+      Pack *pack = g_ptr_array_index (self->packs, i);
+      pack->bytes = pack->unreferenced = 0;
+    }
+  for (guint i = 0; i < self->index->len; i++)
+    {
+      Location *location = &g_array_index (self->index, Location, i);
+      g_autofree char *key = digest_to_string (location->digest);
+      guint64 bytes = (guint64) location->size + DIGEST_LENGTH + 12;
+
+      location->pack->bytes += bytes;
+      if (!g_hash_table_contains (keep, key))
+        location->pack->unreferenced += bytes;
+    }
+  for (guint i = 0; i < self->packs->len; i++)
+    {
+      Pack *pack = g_ptr_array_index (self->packs, i);
+
+      if (pack->live != pack->records || pack->unreferenced * PACK_REWRITE_SHARE >= pack->bytes)
+        g_hash_table_add (doomed, pack);
+      else
+        g_ptr_array_add (survivors, pack);
+    }
+  if (survivors->len > MAX_PACKS)
+    {
+      g_ptr_array_sort (survivors, compare_pack_sizes);
+      for (guint i = PACKS_KEPT_WHEN_MERGING; i < survivors->len; i++)
+        g_hash_table_add (doomed, g_ptr_array_index (survivors, i));
+    }
+  return doomed;
+}
+
+/* Drops the entries whose digest is not in @keep (the digests the last
+ * complete run referenced), from memory and, pack by pack, from disk: a
+ * pack is rewritten, what it keeps going into a new pack put in place
+ * before the old one is removed, once a quarter of it is no longer
+ * referenced. The cache so never holds more than a third more than one
+ * registry state's worth of content, and a run that changed little
+ * rewrites nothing. */
 void
 ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
 {
   GHashTableIter iter;
   gpointer digest;
-  g_autoptr(GHashTable) doomed = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) doomed = NULL;
 
   g_hash_table_iter_init (&iter, self->memory);
   while (g_hash_table_iter_next (&iter, &digest, NULL))
@@ -818,27 +882,7 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
   load_packs (self);
   if (self->directory == NULL)
     return;
-  for (guint i = 0; i < self->index->len; i++)
-    {
-      Location *location = &g_array_index (self->index, Location, i);
-      g_autofree char *key = digest_to_string (location->digest);
-
-      if (!g_hash_table_contains (keep, key))
-        {
-          if (!g_hash_table_contains (self->memory, key))
-            self->stats.pruned++;
-          location->dead = TRUE;
-          location->pack->live--;
-        }
-    }
-  for (guint i = 0; i < self->packs->len; i++)
-    {
-      Pack *pack = g_ptr_array_index (self->packs, i);
-      /* Also merges the packs of many runs, each holding a descriptor. */
-      if (pack->live != pack->records || self->packs->len > MAX_PACKS)
-        g_hash_table_add (doomed, pack);
-    }
-
+  doomed = packs_to_rewrite (self, keep);
   if (g_hash_table_size (doomed) > 0)
     {
       /* What the doomed packs keep, copied into a new one, put in place
@@ -851,9 +895,16 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
 
           if (location->dead || !g_hash_table_contains (doomed, location->pack))
             continue;
-          bytes = read_location (location);
           key = digest_to_string (location->digest);
           location->pack->live--;
+          if (!g_hash_table_contains (keep, key))
+            {
+              if (!g_hash_table_contains (self->memory, key))
+                self->stats.pruned++;
+              location->dead = TRUE;
+              continue;
+            }
+          bytes = read_location (location);
           /* Moved in place: a second index of them would cost as much. */
           if (bytes == NULL || !append_record (self, key, bytes, location))
             location->dead = TRUE;
@@ -873,8 +924,6 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
               }
           }
     }
-  else
-    sort_index (self);
   if (self->directory != NULL)
     remove_stale_packs (self);
   if (self->directory != NULL && self->legacy)

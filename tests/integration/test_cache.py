@@ -154,21 +154,53 @@ class CacheTest(ritest.RegistryTestCase):
         self.assertEqual(len(document["Results"]), 4)
 
     def test_pruned_when_no_longer_referenced(self):
+        extra = self.push([{"repository": "two", "tags": ["t%d" % i], "labels": {"n": "t%d" % i}}
+                           for i in range(10)])
         self.index()
         before = self.cache_entries()
+        packs = sorted(path for path, _, _, _ in pack_records(self.cache))
+        client = ri_testdata.Client(self.registry.url)
         gone = [e for e in self.entries if e["repository"] == "two" and e["tags"] == ["old"]][0]
-        ri_testdata.Client(self.registry.url).delete_manifest("two", gone["digest"])
-        self.index()
+        client.delete_manifest("two", gone["digest"])
+        # A small share of the pack no longer referenced: it is left as it
+        # is, and the index is right.
+        _, result = self.index()
+        self.assertIn(" 0 pruned", result.stderr)
+        self.assertEqual(self.cache_entries(), before)
+        self.assertEqual(sorted(path for path, _, _, _ in pack_records(self.cache)), packs)
+        self.assertNotIn(b'"old"', self.files()["all.json"])
+        # Most of it: rewritten, without what is no longer referenced.
+        for e in extra:
+            client.delete_manifest("two", e["digest"])
+        _, result = self.index()
+        self.assertIn(" 22 pruned", result.stderr)
         after = self.cache_entries()
-        # Its manifest and its config blob are gone, nothing else.
         removed = set(before) - set(after)
-        self.assertEqual(removed, {gone["digest"], gone["config_digest"]})
-        self.assertEqual(len(after), len(before) - 2)
+        self.assertEqual(removed, {gone["digest"], gone["config_digest"]} |
+                         {e["digest"] for e in extra} | {e["config_digest"] for e in extra})
+        self.assertEqual(len(after), len(before) - 22)
+        self.assertFalse(set(packs) & {path for path, _, _, _ in pack_records(self.cache)})
         # A partial run prunes nothing.
         self.push([{"repository": "two", "tags": ["newer"], "labels": {"n": "x"}}])
         self.index("latest")
         self.index("latest")
         self.assertTrue(set(after) <= set(self.cache_entries()))
+
+    def test_many_packs_are_merged_smallest_first(self):
+        self.index()
+        first = {path for path, _, _, _ in pack_records(self.cache)}
+        # Each run that finds something new stores it in a pack of its own.
+        for i in range(9):
+            self.push([{"repository": "grow", "tags": ["v%d" % i], "labels": {"n": "g%d" % i}}])
+            self.index()
+        paths = {path for path, _, _, _ in pack_records(self.cache)}
+        # Never more than MAX_PACKS (8); the large first pack is not copied.
+        self.assertLessEqual(len(paths), 8)
+        self.assertTrue(first <= paths)
+        digests = self.cache_entries()
+        _, result = self.index()
+        self.assertEqual(counts(result.stderr)["manifest"], 0)
+        self.assertEqual(self.cache_entries(), digests)
 
 
 class DaemonCacheTest(ritest.DaemonTestCase):
