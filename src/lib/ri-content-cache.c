@@ -121,16 +121,41 @@ discard_pending (RiContentCache *self)
   self->pending_size = 0;
 }
 
+static inline int
+lower_hex_value (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* The binary form of the DIGEST_LENGTH bytes at @digest ("sha256:" and
+ * 64 lower-case hex digits, as ri_digest_is_valid() wants them), checked
+ * and converted in one pass: a warm run converts every record's. */
 static gboolean
-digest_to_binary (const char *digest, guint8 binary[32])
+digest_bytes_to_binary (const char *digest, guint8 binary[32])
 {
   const char *hex = digest + strlen ("sha256:");
 
-  if (!ri_digest_is_valid (digest))
+  if (memcmp (digest, "sha256:", strlen ("sha256:")) != 0)
     return FALSE;
   for (guint i = 0; i < 32; i++)
-    binary[i] = g_ascii_xdigit_value (hex[2 * i]) << 4 | g_ascii_xdigit_value (hex[2 * i + 1]);
+    {
+      int high = lower_hex_value (hex[2 * i]), low = lower_hex_value (hex[2 * i + 1]);
+
+      if (high < 0 || low < 0)
+        return FALSE;
+      binary[i] = high << 4 | low;
+    }
   return TRUE;
+}
+
+static gboolean
+digest_to_binary (const char *digest, guint8 binary[32])
+{
+  return strnlen (digest, DIGEST_LENGTH + 1) == DIGEST_LENGTH && digest_bytes_to_binary (digest, binary);
 }
 
 static char *
@@ -340,7 +365,6 @@ load_pack (RiContentCache *self, const char *path)
         {
           const char *header = buffer + used;
           const char *newline = memchr (header, '\n', MIN (n - used, DIGEST_LENGTH + 24));
-          g_autofree char *digest = NULL;
           guint64 size;
           Location location = { { 0 }, };
 
@@ -350,15 +374,13 @@ load_pack (RiContentCache *self, const char *path)
                 goto malformed;
               break;  /* read on from this header */
             }
-          digest = g_strndup (header, MIN (DIGEST_LENGTH, newline - header));
           if (newline - header <= DIGEST_LENGTH + 1 || header[DIGEST_LENGTH] != ' ' ||
-              !ri_digest_is_valid (digest) ||
+              !digest_bytes_to_binary (header, location.digest) ||
               !parse_size (header + DIGEST_LENGTH + 1, newline, &size) ||
               pos + (newline + 1 - buffer) + (goffset) size > st.st_size)
             goto malformed;
           pack->records++;
           pack->live++;
-          digest_to_binary (digest, location.digest);
           location.pack = pack;
           location.offset = pos + (newline + 1 - buffer);
           location.size = size;
@@ -913,7 +935,7 @@ ri_content_cache_prune (RiContentCache *self, GHashTable *keep)
       sort_index (self);
       if (self->directory != NULL)
         ri_content_cache_flush (self);
-      if (self->directory != NULL)
+          if (self->directory != NULL)
         for (guint i = self->packs->len; i > 0; i--)
           {
             Pack *pack = g_ptr_array_index (self->packs, i - 1);

@@ -752,7 +752,7 @@ get_image (Scan *scan, GHashTable *images, const char *digest)
   image->annotations = g_hash_table_ref (manifest->annotations);
   g_hash_table_unref (image->labels);
   image->labels = g_hash_table_ref (config->labels);
-  g_hash_table_insert (images, g_strdup (digest), image);
+  g_hash_table_insert (images, image->digest, image);
   return image;
 }
 
@@ -798,7 +798,8 @@ static RiRegistryModel *
 assemble (Scan *scan)
 {
   g_autoptr(RiRegistryModel) model = ri_registry_model_new (ri_registry_client_get_base_url (scan->client));
-  g_autoptr(GHashTable) images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  /* Keyed by each image's own digest. */
+  g_autoptr(GHashTable) images = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                         (GDestroyNotify) ri_image_unref);
 
   for (guint i = 0; i < scan->repositories->len; i++)
@@ -862,12 +863,22 @@ assemble (Scan *scan)
       ri_content_cache_set_tags (scan->cache, ri_registry_client_get_base_url (scan->client), tags,
                                  scan->partial);
 
+    /* The model is all that is left of the scan: its digests move there
+     * rather than being copied, the parsed objects go now. */
     g_hash_table_iter_init (&iter, scan->manifests);
-    while (g_hash_table_iter_next (&iter, &key, NULL))
-      g_hash_table_add (model->referenced, g_strdup (key));
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      {
+        g_hash_table_iter_steal (&iter);
+        ri_manifest_free (value);
+        g_hash_table_add (model->referenced, key);
+      }
     g_hash_table_iter_init (&iter, scan->configs);
-    while (g_hash_table_iter_next (&iter, &key, NULL))
-      g_hash_table_add (model->referenced, g_strdup (key));
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      {
+        g_hash_table_iter_steal (&iter);
+        ri_image_config_free (value);
+        g_hash_table_add (model->referenced, key);
+      }
 
     g_hash_table_iter_init (&iter, scan->skipped);
     while (g_hash_table_iter_next (&iter, NULL, &value))
