@@ -127,6 +127,7 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   guint progress_source = 0;
   const RiRequestStats *stats;
 
+  ri_cli_prefer_huge_pages ();
   if (config == NULL)
     return RI_EXIT_USAGE;
   if (!ri_config_check_index_names (config, (const char * const *) names, &error))

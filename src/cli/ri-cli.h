@@ -33,4 +33,6 @@ int       ri_cli_index         (RiCliOptions *options,
 int       ri_cli_status        (RiCliOptions *options);
 int       ri_cli_list_indexes  (RiCliOptions *options);
 
+void      ri_cli_prefer_huge_pages (void);
+
 G_END_DECLS
