@@ -154,6 +154,18 @@ ri_atomic_file_commit (RiAtomicFile *file, gboolean durable, gboolean keep_if_sa
   if (changed != NULL)
     *changed = FALSE;
   file->fd = -1;
+  /* Compared before it is made durable: a file that is thrown away
+   * (every run of an unchanged registry) needs no fsync. */
+  if (keep_if_same && same_contents (file->tmp_path, file->path))
+    {
+      close (fd);
+      g_mutex_lock (&live_lock);
+      g_unlink (file->tmp_path);
+      g_clear_pointer (&file->tmp_path, g_free);
+      forget (file);
+      g_mutex_unlock (&live_lock);
+      return TRUE;
+    }
   if (durable && fsync (fd) != 0)
     {
       int saved_errno = errno;
@@ -163,15 +175,6 @@ ri_atomic_file_commit (RiAtomicFile *file, gboolean durable, gboolean keep_if_sa
   if (close (fd) != 0)
     return set_errno_error (error, errno, "write", file->path);
 
-  if (keep_if_same && same_contents (file->tmp_path, file->path))
-    {
-      g_mutex_lock (&live_lock);
-      g_unlink (file->tmp_path);
-      g_clear_pointer (&file->tmp_path, g_free);
-      forget (file);
-      g_mutex_unlock (&live_lock);
-      return TRUE;
-    }
   /* Under the lock: a temporary file abandoned meanwhile is gone, and
    * the rename fails rather than put a file in place while stopping. */
   g_mutex_lock (&live_lock);
