@@ -127,7 +127,6 @@ ri_cli_index_local (RiCliOptions *options, char **names)
   guint progress_source = 0;
   const RiRequestStats *stats;
 
-  ri_cli_prefer_huge_pages ();
   if (config == NULL)
     return RI_EXIT_USAGE;
   if (!ri_config_check_index_names (config, (const char * const *) names, &error))
@@ -135,6 +134,7 @@ ri_cli_index_local (RiCliOptions *options, char **names)
       g_printerr ("regindexer: %s\n", error->message);
       return RI_EXIT_USAGE;
     }
+  ri_cli_prefer_huge_pages ();
 
   {
     g_autofree char *cache_dir = options->cache_dir ? g_strdup (options->cache_dir)

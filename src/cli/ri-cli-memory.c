@@ -34,18 +34,19 @@ ri_cli_prefer_huge_pages (void)
   void *block;
 
   before = (guintptr) sbrk (0);
-  /* From the heap, not a mapping of its own; and kept when freed. */
-  if (!mallopt (M_TRIM_THRESHOLD, (int) (2 * RESERVE)) ||
-      !mallopt (M_MMAP_THRESHOLD, (int) (RESERVE + DEFAULT_MMAP_THRESHOLD)))
+  /* From the heap, not a mapping of its own. */
+  if (!mallopt (M_MMAP_THRESHOLD, (int) (RESERVE + DEFAULT_MMAP_THRESHOLD)))
     return;
   block = malloc (RESERVE);
   mallopt (M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD);
   after = (guintptr) sbrk (0);
   start = (guintptr) block & ~(guintptr) (sysconf (_SC_PAGESIZE) - 1);
-  /* Unless it came from a mapping of its own, after all. */
+  /* Unless it came from a mapping of its own, after all: then glibc
+   * trims as it always does. */
   if (block != NULL && before != (guintptr) -1 && after != (guintptr) -1 &&
-      (guintptr) block + RESERVE > before && (guintptr) block + RESERVE <= after)
-    madvise ((void *) start, after - start, MADV_HUGEPAGE);
+      (guintptr) block + RESERVE > before && (guintptr) block + RESERVE <= after &&
+      madvise ((void *) start, after - start, MADV_HUGEPAGE) == 0)
+    mallopt (M_TRIM_THRESHOLD, (int) (2 * RESERVE));
   free (block);
 #endif
 }
